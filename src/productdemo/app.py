@@ -1,0 +1,136 @@
+"""create_app(config): the one place where the parts are wired together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from productdemo.api import admin, auth
+from productdemo.api.client import client_router
+from productdemo.api.csrf import CrossSiteGuard
+from productdemo.api.deps import Services
+from productdemo.config import Config
+from productdemo.errors import DomainError, RateLimited
+from productdemo.origins import OriginPolicy
+from productdemo.realtime.broker import MemoryBroker
+from productdemo.realtime.connection import Principal
+from productdemo.realtime.endpoint import WebSocketEndpoint
+from productdemo.realtime.history import MemoryHistory
+from productdemo.realtime.hub import Hub
+from productdemo.realtime.router import Router, register_core
+from productdemo.services.notifications.service import NotificationService
+from productdemo.services.users import rpc as users_rpc
+from productdemo.services.users.revocations import RevocationFollower
+from productdemo.services.users.service import UserService
+from productdemo.services.users.sessions import SessionStore
+from productdemo.services.users.throttle import LoginThrottle
+from productdemo.storage.database import create_engine, create_session_factory
+
+logger = logging.getLogger(__name__)
+
+WS_PATH = "/ws"
+
+
+class Application:
+    """The ASGI entry point: ``/ws`` goes straight to the WebSocket endpoint, the rest to FastAPI.
+
+    Routing the upgrade here keeps the per-handshake cost to the checks that matter
+    (Origin, session) instead of the full routing and dependency machinery.
+    """
+
+    def __init__(self, api: FastAPI, websocket: WebSocketEndpoint, services: Services) -> None:
+        self.api = api
+        self.http: ASGIApp = CrossSiteGuard(api, websocket.origins)
+        self.websocket = websocket
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "websocket":
+            if scope["path"] == WS_PATH:
+                await self.websocket(scope, receive, send)  # type: ignore[arg-type]
+            else:
+                await receive()
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        if kind == "lifespan":
+            await self.api(scope, receive, send)
+            return
+        await self.http(scope, receive, send)
+
+
+def create_app(config: Config) -> Application:
+    engine = create_engine(config.database_url)
+    db = create_session_factory(engine)
+    rt = config.realtime
+    broker = MemoryBroker(MemoryHistory(rt.history_size, rt.history_ttl))
+    hub = Hub(broker, rt)
+    router = Router(hub)
+    register_core(router)
+    sessions = SessionStore(db, config.secret_key(), config.security.session_lifetime)
+    users = UserService(db, sessions)
+    users_rpc.register(router, sessions)
+    follower = RevocationFollower(db, sessions, hub)
+    services = Services(
+        config=config,
+        db=db,
+        sessions=sessions,
+        users=users,
+        throttle=LoginThrottle(config.security.login_max_failures, config.security.login_window),
+        notifications=NotificationService(broker),
+        events=broker,
+        hub=hub,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await broker.start()
+        await follower.start()
+        try:
+            yield
+        finally:
+            await follower.stop()
+            await broker.close()
+            await sessions.drain()
+            await engine.dispose()
+
+    api = FastAPI(
+        title="ProductDemo",
+        version="1",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    api.state.services = services
+    api.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
+    api.include_router(auth.router)
+    api.include_router(admin.router)
+    api.include_router(client_router(config.server.client_dir))
+
+    async def authenticate(token: str) -> Principal | None:
+        record = await sessions.lookup(token)
+        if record is None:
+            return None
+        return Principal(record.user_id, record.username, record.role, record.session_hash)
+
+    def on_activity(principal: Principal) -> None:
+        sessions.touch_hash(principal.session_hash)
+
+    endpoint = WebSocketEndpoint(
+        hub, router, authenticate, on_activity, OriginPolicy(config.security.allowed_origins)
+    )
+    return Application(api, endpoint, services)
+
+
+async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+    headers: dict[str, Any] = {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=exc.status, headers=headers)

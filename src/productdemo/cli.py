@@ -1,0 +1,147 @@
+"""The ``productdemo`` command: serve the app, manage users."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import uvicorn
+
+from productdemo.app import create_app
+from productdemo.config import Config, load_config
+from productdemo.errors import DomainError, ProductDemoError
+from productdemo.realtime.transport import DirectWebSocketProtocol
+from productdemo.services.users.service import ROLES, UserService
+from productdemo.services.users.sessions import SessionStore
+from productdemo.storage.database import create_engine, create_session_factory, upgrade_sync
+
+T = TypeVar("T")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _with_users(config: Config, action: Callable[[UserService], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = create_engine(config.database_url)
+        db = create_session_factory(engine)
+        try:
+            return await action(UserService(db, SessionStore(db, config.secret_key(), 1)))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise DomainError("the passwords differ")
+    return first
+
+
+def serve(config: Config) -> None:
+    config.storage.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_sync(config.database_url)
+    password = _with_users(config, lambda users: users.ensure_admin())
+    if password is not None:
+        _out(
+            f"\n  Created user 'admin' with the one-time password: {password}\n"
+            "  Sign in and change it: productdemo users set-password admin\n"
+        )
+    rt = config.realtime
+    _out(f"ProductDemo on http://{config.server.host}:{config.server.port}")
+    uvicorn.run(
+        create_app(config),
+        host=config.server.host,
+        port=config.server.port,
+        loop="uvloop",
+        http="httptools",
+        ws=DirectWebSocketProtocol,
+        ws_max_size=rt.max_message_size,
+        ws_ping_interval=rt.heartbeat_interval,
+        ws_ping_timeout=rt.heartbeat_interval,
+        ws_per_message_deflate=False,
+        log_config=None,
+        access_log=False,
+        backlog=4096,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="productdemo", description=__doc__)
+    parser.add_argument("--config", type=Path, help="ini file (default conf/config.ini)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="run the web server")
+    p_serve.add_argument("--host")
+    p_serve.add_argument("--port", type=int)
+    p_serve.add_argument("--config", type=Path, dest="serve_config", help="ini file")
+    p_users = sub.add_parser("users", help="manage accounts")
+    users = p_users.add_subparsers(dest="users_command", required=True)
+    p_create = users.add_parser("create", help="create an account")
+    p_create.add_argument("name")
+    p_create.add_argument("--role", choices=ROLES, required=True)
+    p_create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    users.add_parser("list", help="list accounts")
+    p_pw = users.add_parser("set-password", help="change a password (ends that user's sessions)")
+    p_pw.add_argument("name")
+    p_pw.add_argument("--password-stdin", action="store_true")
+    p_dis = users.add_parser("disable", help="disable an account (ends its sessions, closes its sockets)")
+    p_dis.add_argument("name")
+    args = parser.parse_args(argv)
+
+    try:
+        overrides: dict[str, dict[str, object]] = {}
+        if args.command == "serve":
+            server = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+            overrides["server"] = server
+        config = load_config(getattr(args, "serve_config", None) or args.config, overrides=overrides)
+        configure_logging(config.logging.level)
+        if args.command == "serve":
+            serve(config)
+            return 0
+        upgrade_sync(config.database_url)
+        return _users_command(config, args)
+    except DomainError as exc:
+        _err(exc.message)
+    except ProductDemoError as exc:
+        _err(str(exc))
+    return 1
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(f"productdemo: {message}\n")
+
+
+def _users_command(config: Config, args: argparse.Namespace) -> int:
+    cmd = args.users_command
+    if cmd == "create":
+        password = _read_password(args.password_stdin)
+        user = _with_users(config, lambda s: s.create(args.name, password, args.role))
+        _out(f"created {user.username} ({user.role}), id {user.id}")
+    elif cmd == "list":
+        for u in _with_users(config, lambda s: s.list()):
+            _out(f"{u.id:>6}  {u.username:<24} {u.role:<6} {'disabled' if u.disabled else 'active'}")
+    elif cmd == "set-password":
+        password = _read_password(args.password_stdin)
+        _with_users(config, lambda s: s.set_password(args.name, password))
+        _out(f"password changed; {args.name}'s sessions have ended")
+    elif cmd == "disable":
+        _with_users(config, lambda s: s.disable(args.name))
+        _out(f"{args.name} disabled; their sessions have ended")
+    return 0

@@ -1,0 +1,185 @@
+"""Config: one typed, frozen object built once from ``conf/config.ini`` and the environment.
+
+Precedence: the ini file's documented defaults, then ``PRODUCTDEMO_<SECTION>_<KEY>``.
+No other module reads the environment; tests build the ``Config`` they need with
+:func:`load_config` (``overrides=``) or by constructing the sections directly.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from productdemo.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = Path("conf/config.ini")
+PLACEHOLDER_SECRET = "dev-insecure-change-me"
+ENV_PREFIX = "PRODUCTDEMO_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    client_dir: Path = Path("client/dist")
+
+
+class StorageSettings(_Section):
+    data_dir: Path = Path("var")
+
+
+class DatabaseSettings(_Section):
+    url: str = ""
+
+
+class SecuritySettings(_Section):
+    allowed_origins: tuple[str, ...] = ()
+    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    secret_key_file: Path | None = None
+    session_lifetime: int = Field(1_209_600, ge=1)
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    login_max_failures: int = Field(5, ge=1)
+    login_window: int = Field(300, ge=1)
+    environment: Literal["development", "production"] = "development"
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        return value
+
+
+class RealtimeSettings(_Section):
+    heartbeat_interval: float = Field(25.0, gt=0)
+    max_message_size: int = Field(65_536, ge=256)
+    rate_limit: float = Field(20.0, gt=0)
+    rate_burst: int = Field(40, ge=1)
+    rate_abuse_threshold: int = Field(40, ge=1)
+    send_queue_max: int = Field(1024, ge=8)
+    history_size: int = Field(1000, ge=0)
+    history_ttl: float = Field(600.0, ge=0)
+    debug_frames: bool = False
+
+
+class BrokerSettings(_Section):
+    url: str = ""
+    prefix: str = "productdemo"
+
+
+class DocumentSettings(_Section):
+    max_upload_size: int = Field(26_214_400, ge=1)
+    concurrency: int = Field(2, ge=1, le=64)
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Config(_Section):
+    server: ServerSettings = ServerSettings()
+    storage: StorageSettings = StorageSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    security: SecuritySettings = SecuritySettings()
+    realtime: RealtimeSettings = RealtimeSettings()
+    broker: BrokerSettings = BrokerSettings()
+    documents: DocumentSettings = DocumentSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL, defaulting to SQLite in the data directory."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{self.storage.data_dir / 'productdemo.db'}"
+
+    def secret_key(self) -> bytes:
+        """The cookie-signing key, read from the key file when one is configured."""
+        sec = self.security
+        if sec.secret_key_file is not None:
+            return sec.secret_key_file.read_bytes().strip()
+        return sec.secret_key.get_secret_value().encode()
+
+
+def load_config(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, object]] | None = None,
+) -> Config:
+    """Build the Config from an ini file, the environment and explicit overrides.
+
+    Args:
+        path: the ini file; ``conf/config.ini`` when it exists, else built-in defaults.
+        environ: the environment to read ``PRODUCTDEMO_*`` from (``os.environ`` by default).
+        overrides: section -> key -> value, applied last (tests use this).
+
+    Raises:
+        ConfigError: unknown key, bad value, or a placeholder secret in production.
+    """
+    raw: dict[str, dict[str, object]] = {name: {} for name in Config.model_fields}
+    parser = configparser.ConfigParser(interpolation=None)
+    if path is None and DEFAULT_CONFIG_FILE.exists():
+        path = DEFAULT_CONFIG_FILE
+    if path is not None:
+        if not path.exists():
+            raise ConfigError(f"config file {path} does not exist")
+        parser.read(path, encoding="utf-8")
+    for section in parser.sections():
+        if section not in raw:
+            raise ConfigError(f"{path}: unknown section [{section}]")
+        raw[section].update(parser[section])
+    env = os.environ if environ is None else environ
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name in _NON_SETTING_VARS:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("_")
+        if section not in raw or not key:
+            raise ConfigError(f"environment variable {name} names no setting")
+        raw[section][key] = value
+    for section, values in (overrides or {}).items():
+        raw[section].update(values)
+    cleaned = {s: {k: v for k, v in values.items() if v != ""} for s, values in raw.items()}
+    try:
+        config = Config.model_validate(cleaned)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    _enforce_non_default_secrets(config)
+    return config
+
+
+# Variables with the prefix that configure the test/CI harness rather than the app.
+_NON_SETTING_VARS = frozenset({"PRODUCTDEMO_REQUIRE_SERVICES", "PRODUCTDEMO_TEST_TIME_SCALE"})
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        lines.append(f"[{where.replace('.', '] ', 1)}: {err['msg']}")
+    return "invalid configuration: " + "; ".join(lines)
+
+
+def _enforce_non_default_secrets(config: Config) -> None:
+    sec = config.security
+    if sec.environment == "production" and sec.secret_key_file is None:
+        if sec.secret_key.get_secret_value() == PLACEHOLDER_SECRET:
+            raise ConfigError(
+                "[security] secret_key is the development placeholder; set PRODUCTDEMO_SECURITY_SECRET_KEY "
+                "or secret_key_file in production"
+            )

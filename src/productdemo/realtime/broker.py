@@ -1,0 +1,86 @@
+"""Broker: moves published events to the hub of every instance, with positions and history.
+
+The in-process broker below serves one instance; ``broker_redis.py`` implements the same
+:class:`Broker` over Redis for several. Either way the event's payload is encoded once
+per publish and the frame (with its stream and seq) is built once, then handed to the
+hub's ``deliver`` callback, which writes the same bytes to every local socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from productdemo.realtime.events import Event
+from productdemo.realtime.history import HistoryStore, MemoryHistory, Position, Replay
+from productdemo.realtime.protocol import event_frame
+from productdemo.realtime.publisher import ALL_STREAM, Publisher, topic_stream, user_stream
+
+#: deliver(stream, frame, conflation_key): called on each instance for every event of a
+#: stream that instance has subscribed to.
+Deliver = Callable[[str, bytes, str | None], None]
+
+
+class Broker(Publisher, HistoryStore, Protocol):
+    def attach(self, deliver: Deliver) -> None:
+        """Register the hub's delivery callback (once, at start-up)."""
+        ...
+
+    async def subscribe(self, stream: str) -> None:
+        """Start receiving ``stream`` on this instance (first local socket needs it)."""
+        ...
+
+    async def unsubscribe(self, stream: str) -> None:
+        """Stop receiving ``stream`` on this instance (last local socket left it)."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryBroker:
+    """Everything in one process: history in memory, delivery by a direct call."""
+
+    def __init__(self, history: MemoryHistory) -> None:
+        self.history = history
+        self._deliver: Deliver | None = None
+
+    def attach(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def subscribe(self, stream: str) -> None:
+        # One process: every stream is already "received"; the hub filters by local sockets.
+        return None
+
+    async def unsubscribe(self, stream: str) -> None:
+        return None
+
+    def publish_now(self, stream: str, event: Event) -> None:
+        """Publish synchronously (the in-process broker never waits)."""
+        payload = event.payload_json()
+        kind = event.event_type
+        _, frame = self.history.append(stream, lambda seq: event_frame(kind, payload, stream, seq))
+        if self._deliver is not None:
+            self._deliver(stream, frame, event.conflation_key())
+
+    async def to_user(self, user_id: int, event: Event) -> None:
+        self.publish_now(user_stream(user_id), event)
+
+    async def to_topic(self, topic: str, event: Event) -> None:
+        self.publish_now(topic_stream(topic), event)
+
+    async def to_all(self, event: Event) -> None:
+        self.publish_now(ALL_STREAM, event)
+
+    async def position(self, stream: str) -> Position:
+        return self.history.position_now(stream)
+
+    async def replay(self, stream: str, since: Position) -> Replay:
+        return self.history.replay_now(stream, since)

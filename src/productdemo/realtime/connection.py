@@ -1,0 +1,174 @@
+"""One socket: its state, its bounded send queue and the one path that flushes it.
+
+Frames for a socket are appended to ``pending`` and written by :meth:`Connection.flush`,
+which the hub calls once per event-loop tick for every socket that has something
+queued: a burst of events for one socket becomes one ``write`` (one system call).
+While the transport's buffer is over its high-water mark (``on_pause``) nothing is
+written and frames wait in ``pending``; past ``max_queue`` frames the socket is closed
+with 4408 and the client resumes from history. A socket that stops reading therefore
+costs a bounded amount of memory and never delays anyone else.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from productdemo.realtime.protocol import CloseCode
+from productdemo.realtime.ratelimit import TokenBucket
+from productdemo.realtime.transport import text_frame
+
+logger = logging.getLogger(__name__)
+
+
+class State(enum.Enum):
+    OPEN = 1
+    CLOSING = 2
+    CLOSED = 3
+
+
+_ALLOWED = {
+    State.OPEN: {State.CLOSING, State.CLOSED},
+    State.CLOSING: {State.CLOSED},
+    State.CLOSED: set[State](),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is on the other end: the authenticated user and their session."""
+
+    user_id: int
+    username: str
+    role: str
+    session_hash: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class Transport(Protocol):
+    def write(self, data: bytes) -> bool: ...
+
+    def writable_now(self) -> bool: ...
+
+    def close_now(self, code: int, reason: str = "") -> None: ...
+
+
+class Connection:
+    """A WebSocket connection as the hub sees it."""
+
+    __slots__ = (
+        "_mark_dirty",
+        "_state",
+        "bucket",
+        "debug",
+        "id",
+        "max_queue",
+        "paused",
+        "pending",
+        "principal",
+        "streams",
+        "topics",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        conn_id: str,
+        principal: Principal,
+        transport: Transport,
+        bucket: TokenBucket,
+        max_queue: int,
+        mark_dirty: Callable[[Connection], None],
+        debug: bool = False,
+    ) -> None:
+        self.id = conn_id
+        self.principal = principal
+        self.transport = transport
+        self.bucket = bucket
+        self.max_queue = max_queue
+        self._mark_dirty = mark_dirty
+        self._state = State.OPEN
+        self.pending: list[bytes] | None = None
+        self.paused = not transport.writable_now()
+        self.streams: set[str] = set()
+        self.topics: set[str] = set()
+        # Track if DEBUG is enabled. Shortcut per-frame logging calls if it isn't.
+        self.debug = debug
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} user={self.principal.user_id} {self._state.name}>"
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    def _set_state(self, new: State) -> None:
+        if new not in _ALLOWED[self._state]:
+            raise RuntimeError(f"connection {self.id}: cannot go from {self._state.name} to {new.name}")
+        if self.debug:
+            logger.debug("%s state %s -> %s", self.id, self._state.name, new.name)
+        self._state = new
+
+    @property
+    def is_open(self) -> bool:
+        return self._state is State.OPEN
+
+    def send(self, message: bytes) -> None:
+        """Queue one JSON message (a reply or control frame) for this socket."""
+        if self.debug:
+            logger.debug("%s > %s", self.id, message[:200])
+        self.enqueue(text_frame(message))
+
+    def enqueue(self, frame: bytes) -> None:
+        """Queue a pre-built WebSocket frame; flushed at the end of this loop tick."""
+        if self._state is not State.OPEN:
+            return
+        pending = self.pending
+        if pending is None:
+            self.pending = [frame]
+            if not self.paused:
+                self._mark_dirty(self)
+            return
+        if len(pending) >= self.max_queue:
+            self.close(CloseCode.TOO_SLOW, "send queue full", flush=False)
+            return
+        pending.append(frame)
+
+    def flush(self) -> None:
+        """Write everything queued in one call, unless the transport asked us to wait."""
+        pending = self.pending
+        if pending is None or self.paused:
+            return
+        self.pending = None
+        self.transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def on_pause(self) -> None:
+        self.paused = True
+
+    def on_resume(self) -> None:
+        self.paused = False
+        if self.pending is not None:
+            self._mark_dirty(self)
+
+    def close(self, code: CloseCode, reason: str, flush: bool = True) -> None:
+        """Begin the close handshake; queued frames go first when ``flush`` and writable."""
+        if self._state is not State.OPEN:
+            return
+        if flush:
+            self.flush()
+        self.pending = None
+        self._set_state(State.CLOSING)
+        logger.info("%s closing user=%s code=%d reason=%s", self.id, self.principal.user_id, code, reason)
+        self.transport.close_now(int(code), reason)
+
+    def closed(self) -> None:
+        """The socket is gone (called once by the hub when it unregisters it)."""
+        self.pending = None
+        if self._state is not State.CLOSED:
+            self._set_state(State.CLOSED)

@@ -1,0 +1,200 @@
+"""The hub: this instance's sockets, fed by the broker.
+
+It subscribes the broker to a stream when the first local socket needs it and
+unsubscribes when the last one leaves; ``deliver`` builds the WebSocket frame once and
+queues the same bytes on every local socket of the stream; ``_flush`` writes each
+socket's queue once per event-loop tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Iterable
+
+from productdemo.config import RealtimeSettings
+from productdemo.realtime.broker import Broker
+from productdemo.realtime.connection import Connection, Principal, Transport
+from productdemo.realtime.history import Position
+from productdemo.realtime.presence import (
+    CONNECTIONS_TOPIC,
+    ConnectedUser,
+    ConnectionsChanged,
+    ConnectionsPublic,
+)
+from productdemo.realtime.protocol import (
+    CloseCode,
+    HelloFrame,
+    HelloPayload,
+    ResyncPayload,
+    ResyncRequiredFrame,
+    StreamPosition,
+    UserPublic,
+    encode,
+)
+from productdemo.realtime.publisher import ALL_STREAM, topic_stream, user_stream
+from productdemo.realtime.ratelimit import TokenBucket
+from productdemo.realtime.registry import Registry
+from productdemo.realtime.transport import text_frame
+
+logger = logging.getLogger(__name__)
+
+
+class Hub:
+    def __init__(self, broker: Broker, settings: RealtimeSettings) -> None:
+        self.broker = broker
+        self.settings = settings
+        self.registry = Registry()
+        self._dirty: list[Connection] = []
+        self._flush_scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.debug = settings.debug_frames and logger.isEnabledFor(logging.DEBUG)
+        broker.attach(self.deliver)
+
+    # --- delivery -------------------------------------------------------------------
+
+    def deliver(self, stream: str, message: bytes, conflation_key: str | None = None) -> None:
+        """Queue one event frame on every local socket of ``stream`` (frame built once)."""
+        conns = self.registry.by_stream.get(stream)
+        if not conns:
+            return
+        frame = text_frame(message)
+        for conn in conns:
+            conn.enqueue(frame)
+
+    def _mark_dirty(self, conn: Connection) -> None:
+        self._dirty.append(conn)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            if self._loop is None:
+                self._loop = asyncio.get_running_loop()
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            conn.flush()
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def new_connection(self, principal: Principal, transport: Transport) -> Connection:
+        s = self.settings
+        bucket = TokenBucket(s.rate_limit, s.rate_burst, s.rate_abuse_threshold)
+        conn_id = "c_" + secrets.token_hex(6)
+        return Connection(
+            conn_id, principal, transport, bucket, s.send_queue_max, self._mark_dirty, self.debug
+        )
+
+    async def register(self, conn: Connection) -> None:
+        """Add an accepted socket: join its user's stream and ``all``, then send ``hello``."""
+        self.registry.add(conn)
+        p = conn.principal
+        streams = (user_stream(p.user_id), ALL_STREAM)
+        for stream in streams:
+            await self._join(conn, stream)
+        positions = {s: await self.broker.position(s) for s in streams}
+        hello = HelloFrame(
+            payload=HelloPayload(
+                connection_id=conn.id,
+                user=UserPublic(id=p.user_id, username=p.username, role=p.role),
+                heartbeat_interval=self.settings.heartbeat_interval,
+                server_time=time.time_ns() // 1_000_000,
+                streams={s: StreamPosition(epoch=pos.epoch, seq=pos.seq) for s, pos in positions.items()},
+            )
+        )
+        conn.send(encode(hello))
+        logger.info("%s connected user=%s", conn.id, p.user_id)
+        await self._announce(p)
+
+    async def unregister(self, conn: Connection, code: int | None = None) -> None:
+        """Forget a socket that has gone; unsubscribe streams no local socket needs."""
+        conn.closed()
+        for stream in self.registry.remove(conn):
+            await self.broker.unsubscribe(stream)
+        logger.info("%s disconnected user=%s code=%s", conn.id, conn.principal.user_id, code)
+        await self._announce(conn.principal)
+
+    async def _announce(self, p: Principal) -> None:
+        count = len(self.registry.by_user.get(p.user_id, ()))
+        event = ConnectionsChanged(user_id=p.user_id, username=p.username, connections=count)
+        await self.broker.to_topic(CONNECTIONS_TOPIC, event)
+
+    async def _join(self, conn: Connection, stream: str) -> None:
+        if self.registry.join(conn, stream):
+            await self.broker.subscribe(stream)
+
+    # --- subscriptions and resume -----------------------------------------------------
+
+    async def subscribe(self, conn: Connection, topic: str) -> Position:
+        """Join a topic's stream (authorization is the router's job); returns its position."""
+        stream = topic_stream(topic)
+        conn.topics.add(topic)
+        await self._join(conn, stream)
+        return await self.broker.position(stream)
+
+    async def unsubscribe(self, conn: Connection, topic: str) -> None:
+        conn.topics.discard(topic)
+        if self.registry.leave(conn, topic_stream(topic)):
+            await self.broker.unsubscribe(topic_stream(topic))
+
+    async def resume(self, conn: Connection, streams: dict[str, Position]) -> dict[str, object]:
+        """Replay each stream after the client's position, or send ``resync_required``.
+
+        Replayed frames are queued in order before the caller's ``ack``; live events
+        the socket already got are sent again, and the client drops them by seq.
+        """
+        result: dict[str, object] = {}
+        for stream, since in streams.items():
+            replay = await self.broker.replay(stream, since)
+            pos = replay.position
+            if replay.resync:
+                reason = "epoch changed" if since.epoch != pos.epoch else "history does not reach back"
+                frame = ResyncRequiredFrame(
+                    payload=ResyncPayload(stream=stream, epoch=pos.epoch, seq=pos.seq, reason=reason)
+                )
+                conn.send(encode(frame))
+            else:
+                for message in replay.frames:
+                    conn.enqueue(text_frame(message))
+            result[stream] = {
+                "epoch": pos.epoch,
+                "seq": pos.seq,
+                "replayed": len(replay.frames),
+                "resync": replay.resync,
+            }
+        return result
+
+    # --- closing ----------------------------------------------------------------------
+
+    def close_session(self, session_hash: str, code: CloseCode, reason: str) -> int:
+        """Close every local socket of one session; returns how many."""
+        return _close_all(self.registry.of_session(session_hash), code, reason)
+
+    def close_user(self, user_id: int, code: CloseCode, reason: str) -> int:
+        """Close every local socket of one user; returns how many."""
+        return _close_all(self.registry.of_user(user_id), code, reason)
+
+    def close_all(self, code: CloseCode, reason: str) -> int:
+        return _close_all(tuple(self.registry.by_id.values()), code, reason)
+
+    def session_hashes(self) -> list[str]:
+        return list(self.registry.by_session)
+
+    def connections_public(self) -> ConnectionsPublic:
+        users = [
+            ConnectedUser(user_id=uid, username=next(iter(conns)).principal.username, connections=len(conns))
+            for uid, conns in sorted(self.registry.by_user.items())
+        ]
+        return ConnectionsPublic(users=users, total=len(self.registry))
+
+
+def _close_all(conns: Iterable[Connection], code: CloseCode, reason: str) -> int:
+    n = 0
+    for conn in conns:
+        if conn.is_open:
+            conn.close(code, reason)
+            n += 1
+    return n

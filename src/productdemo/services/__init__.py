@@ -1,0 +1,1 @@
+"""The domain. Services publish through ``realtime.publisher.Publisher`` and never touch sockets."""

@@ -1,0 +1,1 @@
+"""Announcements from administrators, delivered as ``notification`` events."""

@@ -1,0 +1,222 @@
+"""Server-side sessions: a signed id in the ``connect.sid`` cookie, a row per session.
+
+The cookie holds ``<id>.<signature>`` (itsdangerous, HMAC-SHA1 keyed by the secret); the
+database keeps only a SHA-256 of the id, so a leaked table signs nobody in. Looked-up
+sessions are cached in memory, so a WebSocket upgrade costs a signature check and a dict
+lookup. The cache stays correct because every way a session ends writes a row to the
+revocation log, which each instance follows (``revocations.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from itsdangerous import BadSignature, Signer
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from productdemo.storage.models import Revocation, Session, User
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    session_hash: str
+    user_id: int
+    username: str
+    role: str
+    expires_at: float
+    persisted_expiry: float
+
+
+def hash_session_id(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _ts(value: datetime) -> float:
+    # SQLite returns naive datetimes; they were stored as UTC.
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+class SessionStore:
+    """Create, look up, slide and end sessions."""
+
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        secret: bytes,
+        lifetime: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db
+        self._signer = Signer(secret, salt="connect.sid")
+        self.lifetime = lifetime
+        self._clock = clock
+        self._cache: dict[str, SessionRecord] = {}
+        self._writes: set[asyncio.Task[None]] = set()
+        # Persist a slid expiry only when it moved this far, so activity costs no write.
+        self._persist_step = min(60.0, lifetime / 10)
+
+    # --- cookie ------------------------------------------------------------------------
+
+    def sign(self, session_id: str) -> str:
+        return self._signer.sign(session_id).decode()
+
+    def unsign(self, cookie_value: str) -> str | None:
+        try:
+            return self._signer.unsign(cookie_value).decode()
+        except (BadSignature, UnicodeError):
+            return None
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def create(self, user: User) -> tuple[str, SessionRecord]:
+        """Start a session for ``user``; returns the cookie value and the record."""
+        session_id = secrets.token_urlsafe(32)
+        now = self._clock()
+        record = SessionRecord(
+            hash_session_id(session_id),
+            user.id,
+            user.username,
+            user.role,
+            now + self.lifetime,
+            now + self.lifetime,
+        )
+        async with self._db() as db:
+            db.add(
+                Session(
+                    id_hash=record.session_hash,
+                    user_id=user.id,
+                    created_at=_dt(now),
+                    expires_at=_dt(record.expires_at),
+                )
+            )
+            await db.commit()
+        self._cache[record.session_hash] = record
+        return self.sign(session_id), record
+
+    async def lookup(self, cookie_value: str) -> SessionRecord | None:
+        """The live session the cookie names, or None (bad signature, unknown, expired, disabled)."""
+        session_id = self.unsign(cookie_value)
+        if session_id is None:
+            return None
+        session_hash = hash_session_id(session_id)
+        now = self._clock()
+        record = self._cache.get(session_hash)
+        if record is None:
+            record = await self._load(session_hash)
+            if record is None:
+                return None
+            self._cache[session_hash] = record
+        if record.expires_at <= now:
+            self._cache.pop(session_hash, None)
+            return None
+        return record
+
+    async def _load(self, session_hash: str) -> SessionRecord | None:
+        async with self._db() as db:
+            row = (
+                await db.execute(
+                    select(Session.expires_at, User.id, User.username, User.role)
+                    .join(User, User.id == Session.user_id)
+                    .where(Session.id_hash == session_hash, User.disabled.is_(False))
+                )
+            ).first()
+        if row is None:
+            return None
+        expires = _ts(row[0])
+        return SessionRecord(session_hash, row[1], row[2], row[3], expires, expires)
+
+    def touch(self, record: SessionRecord) -> None:
+        """Slide the expiry (activity); written to the database at most every ``_persist_step``."""
+        record.expires_at = self._clock() + self.lifetime
+        if record.expires_at - record.persisted_expiry >= self._persist_step:
+            record.persisted_expiry = record.expires_at
+            task = asyncio.get_running_loop().create_task(
+                self._persist(record.session_hash, record.expires_at)
+            )
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+
+    async def _persist(self, session_hash: str, expires_at: float) -> None:
+        try:
+            async with self._db() as db:
+                await db.execute(
+                    update(Session).where(Session.id_hash == session_hash).values(expires_at=_dt(expires_at))
+                )
+                await db.commit()
+        except Exception:
+            logger.exception("could not save the expiry of a session")
+
+    def touch_hash(self, session_hash: str) -> None:
+        record = self._cache.get(session_hash)
+        if record is not None:
+            self.touch(record)
+
+    def seconds_left(self, session_hash: str) -> float:
+        record = self._cache.get(session_hash)
+        return 0.0 if record is None else max(0.0, round(record.expires_at - self._clock(), 1))
+
+    def is_expired(self, session_hash: str) -> bool:
+        record = self._cache.get(session_hash)
+        return record is None or record.expires_at <= self._clock()
+
+    async def end(self, session_hash: str, reason: str) -> None:
+        """End one session (logout): delete it and log the revocation for every instance."""
+        record = self._cache.pop(session_hash, None)
+        async with self._db() as db:
+            user_id = (
+                record.user_id
+                if record
+                else await db.scalar(select(Session.user_id).where(Session.id_hash == session_hash))
+            )
+            await db.execute(delete(Session).where(Session.id_hash == session_hash))
+            if user_id is not None:
+                await db.execute(
+                    insert(Revocation).values(user_id=user_id, session_hash=session_hash, reason=reason)
+                )
+            await db.commit()
+
+    async def end_user(self, db: AsyncSession, user_id: int, reason: str) -> None:
+        """End every session of a user inside the caller's transaction (disable, new password)."""
+        await db.execute(delete(Session).where(Session.user_id == user_id))
+        await db.execute(insert(Revocation).values(user_id=user_id, session_hash=None, reason=reason))
+        self.forget_user(user_id)
+
+    # --- cache -------------------------------------------------------------------------
+
+    def forget(self, session_hash: str) -> None:
+        self._cache.pop(session_hash, None)
+
+    def forget_user(self, user_id: int) -> None:
+        for key in [k for k, r in self._cache.items() if r.user_id == user_id]:
+            del self._cache[key]
+
+    def prune(self) -> None:
+        """Drop expired records from the cache."""
+        now = self._clock()
+        for key in [k for k, r in self._cache.items() if r.expires_at <= now]:
+            del self._cache[key]
+
+    async def delete_expired(self) -> int:
+        async with self._db() as db:
+            result = await db.execute(delete(Session).where(Session.expires_at <= _dt(self._clock())))
+            await db.commit()
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def drain(self) -> None:
+        """Wait for pending expiry writes (shutdown)."""
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)

@@ -1,0 +1,148 @@
+"""Test helpers: build configs, run the real app under uvicorn on port 0, sign in, connect.
+
+Time in tests is a multiple of ``MS``; set PRODUCTDEMO_TEST_TIME_SCALE on a slow machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import uvicorn
+from websockets.asyncio.client import ClientConnection, connect
+
+from productdemo.app import Application, create_app
+from productdemo.config import Config, load_config
+from productdemo.realtime.transport import DirectWebSocketProtocol
+from productdemo.storage.database import upgrade
+
+MS = 0.001 * float(os.environ.get("PRODUCTDEMO_TEST_TIME_SCALE", "1"))
+PASSWORD = "correct horse battery"
+_names = itertools.count(1)
+
+
+def make_config(data_dir: Path, **sections: dict[str, Any]) -> Config:
+    """A config for tests: data in ``data_dir``, built-in defaults, fast heartbeats off."""
+    overrides: dict[str, dict[str, Any]] = {
+        "storage": {"data_dir": str(data_dir)},
+        "server": {"client_dir": str(data_dir / "no-client")},
+        "security": {"login_max_failures": 50},
+    }
+    for section, values in sections.items():
+        overrides.setdefault(section, {}).update(values)
+    return load_config(Path(__file__).parent.parent / "conf" / "config.ini", environ={}, overrides=overrides)
+
+
+def unique_name(prefix: str = "user") -> str:
+    return f"{prefix}{next(_names)}_{os.getpid()}"
+
+
+class LiveServer:
+    """The real application under uvicorn, in this event loop, on a free loopback port."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.app: Application | None = None
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.port = 0
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def origin(self) -> str:
+        return self.http_url
+
+    async def start(self) -> None:
+        await upgrade(self.config.database_url)
+        self.app = create_app(self.config)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        self.port = sock.getsockname()[1]
+        rt = self.config.realtime
+        uv_config = uvicorn.Config(
+            self.app, ws=DirectWebSocketProtocol, ws_max_size=rt.max_message_size,
+            ws_ping_interval=rt.heartbeat_interval, ws_ping_timeout=rt.heartbeat_interval,
+            ws_per_message_deflate=False, log_config=None, access_log=False, lifespan="on",
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(uv_config)
+        self._task = asyncio.get_running_loop().create_task(self._server._serve(sockets=[sock]))
+        for _ in range(500):
+            if self._server.started:
+                return
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.01)
+        raise RuntimeError("server did not start")
+
+    async def stop(self) -> None:
+        assert self._server is not None and self._task is not None
+        self._server.should_exit = True
+        await self._task
+
+    @property
+    def services(self) -> Any:
+        assert self.app is not None
+        return self.app.services
+
+    async def create_user(self, role: str = "user", name: str | None = None) -> tuple[int, str]:
+        """Create an account; returns its id and name (password ``PASSWORD``)."""
+        user = await self.services.users.create(name or unique_name(role), PASSWORD, role)
+        return user.id, user.username
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        headers = {"Origin": self.origin, **kwargs.pop("headers", {})}
+        return httpx.AsyncClient(base_url=self.http_url, headers=headers, **kwargs)
+
+    async def login(self, username: str, password: str = PASSWORD) -> str:
+        """Sign in over HTTP; returns the ``connect.sid`` cookie value."""
+        async with self.client() as http:
+            response = await http.post("/api/auth/login", json={"username": username, "password": password})
+            response.raise_for_status()
+            return response.cookies["connect.sid"]
+
+    async def user_session(self, role: str = "user") -> tuple[int, str]:
+        """A new user, signed in: (user id, cookie)."""
+        user_id, name = await self.create_user(role)
+        return user_id, await self.login(name)
+
+    def connect(self, cookie: str | None, origin: str | None = "default", **kwargs: Any) -> Any:
+        """A WebSocket client for ``/ws`` with the cookie and Origin a browser would send."""
+        headers = {}
+        if cookie is not None:
+            headers["Cookie"] = f"connect.sid={cookie}"
+        if origin is not None:
+            headers["Origin"] = self.origin if origin == "default" else origin
+        return connect(self.ws_url, additional_headers=headers, origin=None, **kwargs)
+
+
+async def recv_json(ws: ClientConnection, timeout: float = 2000 * MS) -> dict[str, Any]:
+    message = await asyncio.wait_for(ws.recv(), timeout)
+    value: dict[str, Any] = orjson.loads(message)
+    return value
+
+
+async def recv_type(ws: ClientConnection, kind: str, timeout: float = 2000 * MS) -> dict[str, Any]:
+    """The next frame of type ``kind``, skipping others (e.g. presence events)."""
+    while True:
+        frame = await recv_json(ws, timeout)
+        if frame["type"] == kind:
+            return frame
+
+
+async def send_json(ws: ClientConnection, frame: dict[str, Any]) -> None:
+    await ws.send(orjson.dumps(frame).decode())
