@@ -32,7 +32,8 @@ def make_config(data_dir: Path, **sections: dict[str, Any]) -> Config:
     overrides: dict[str, dict[str, Any]] = {
         "storage": {"data_dir": str(data_dir)},
         "server": {"client_dir": str(data_dir / "no-client")},
-        "security": {"login_max_failures": 50},
+        # Cheap password hashes: tests sign in hundreds of times.
+        "security": {"login_max_failures": 50, "argon2_time_cost": 1, "argon2_memory_kib": 1024},
     }
     for section, values in sections.items():
         overrides.setdefault(section, {}).update(values)
@@ -74,9 +75,15 @@ class LiveServer:
         self.port = sock.getsockname()[1]
         rt = self.config.realtime
         uv_config = uvicorn.Config(
-            self.app, ws=DirectWebSocketProtocol, ws_max_size=rt.max_message_size,
-            ws_ping_interval=rt.heartbeat_interval, ws_ping_timeout=rt.heartbeat_interval,
-            ws_per_message_deflate=False, log_config=None, access_log=False, lifespan="on",
+            self.app,
+            ws=DirectWebSocketProtocol,
+            ws_max_size=rt.max_message_size,
+            ws_ping_interval=rt.heartbeat_interval,
+            ws_ping_timeout=rt.heartbeat_interval,
+            ws_per_message_deflate=False,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
             timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(uv_config)
@@ -146,3 +153,76 @@ async def recv_type(ws: ClientConnection, kind: str, timeout: float = 2000 * MS)
 
 async def send_json(ws: ClientConnection, frame: dict[str, Any]) -> None:
     await ws.send(orjson.dumps(frame).decode())
+
+
+class RawClient:
+    """A bare-socket WebSocket client that reads only when told to: a slow or dead peer.
+
+    It answers no pings and, with a small receive buffer, lets the server's send
+    buffers fill up, which is what a stalled browser tab looks like from the server.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, server: LiveServer, cookie: str, rcvbuf: int = 4096) -> RawClient:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=2**24)
+        writer.write(
+            (
+                f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                f"Sec-WebSocket-Version: 13\r\nOrigin: {server.origin}\r\n"
+                f"Cookie: connect.sid={cookie}\r\n\r\n"
+            ).encode()
+        )
+        status = await reader.readuntil(b"\r\n\r\n")
+        assert status.startswith(b"HTTP/1.1 101"), status
+        return cls(reader, writer)
+
+    async def read_frames(self, timeout: float = 5000 * MS) -> list[tuple[int, bytes]]:
+        """Read until a close frame or EOF; returns the (opcode, payload) frames."""
+        frames: list[tuple[int, bytes]] = []
+        buf = b""
+        async with asyncio.timeout(timeout):
+            while not frames or frames[-1][0] != 8:
+                chunk = await self.reader.read(65536)
+                if not chunk:
+                    break
+                buf += chunk
+                while (parsed := _parse_frame(buf)) is not None:
+                    frames.append(parsed[0])
+                    buf = buf[parsed[1] :]
+        return frames
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def close_code(frames: list[tuple[int, bytes]]) -> int | None:
+    """The code of the close frame among ``frames``, if any."""
+    for opcode, payload in frames:
+        if opcode == 8:
+            return int.from_bytes(payload[:2], "big")
+    return None
+
+
+def _parse_frame(buf: bytes) -> tuple[tuple[int, bytes], int] | None:
+    """One unmasked frame from the start of ``buf`` and its size, or None if incomplete."""
+    if len(buf) < 2:
+        return None
+    opcode, length, pos = buf[0] & 0x0F, buf[1] & 0x7F, 2
+    if length >= 126:
+        size = 2 if length == 126 else 8
+        if len(buf) < pos + size:
+            return None
+        length = int.from_bytes(buf[pos : pos + size], "big")
+        pos += size
+    if len(buf) < pos + length:
+        return None
+    return (opcode, buf[pos : pos + length]), pos + length

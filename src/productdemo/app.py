@@ -26,6 +26,7 @@ from productdemo.realtime.hub import Hub
 from productdemo.realtime.router import Router, register_core
 from productdemo.services.notifications.service import NotificationService
 from productdemo.services.users import rpc as users_rpc
+from productdemo.services.users.passwords import Passwords
 from productdemo.services.users.revocations import RevocationFollower
 from productdemo.services.users.service import UserService
 from productdemo.services.users.sessions import SessionStore
@@ -73,8 +74,9 @@ def create_app(config: Config) -> Application:
     hub = Hub(broker, rt)
     router = Router(hub)
     register_core(router)
-    sessions = SessionStore(db, config.secret_key(), config.security.session_lifetime)
-    users = UserService(db, sessions)
+    sec = config.security
+    sessions = SessionStore(db, config.secret_key(), sec.session_lifetime)
+    users = UserService(db, sessions, Passwords(sec.argon2_time_cost, sec.argon2_memory_kib))
     users_rpc.register(router, sessions)
     follower = RevocationFollower(db, sessions, hub)
     services = Services(

@@ -17,6 +17,7 @@ from productdemo.app import create_app
 from productdemo.config import Config, load_config
 from productdemo.errors import DomainError, ProductDemoError
 from productdemo.realtime.transport import DirectWebSocketProtocol
+from productdemo.services.users.passwords import Passwords
 from productdemo.services.users.service import ROLES, UserService
 from productdemo.services.users.sessions import SessionStore
 from productdemo.storage.database import create_engine, create_session_factory, upgrade_sync
@@ -38,7 +39,9 @@ def _with_users(config: Config, action: Callable[[UserService], Awaitable[T]]) -
         engine = create_engine(config.database_url)
         db = create_session_factory(engine)
         try:
-            return await action(UserService(db, SessionStore(db, config.secret_key(), 1)))
+            sec = config.security
+            passwords = Passwords(sec.argon2_time_cost, sec.argon2_memory_kib)
+            return await action(UserService(db, SessionStore(db, config.secret_key(), 1), passwords))
         finally:
             await engine.dispose()
 

@@ -49,6 +49,8 @@ class SecuritySettings(_Section):
     login_max_failures: int = Field(5, ge=1)
     login_window: int = Field(300, ge=1)
     environment: Literal["development", "production"] = "development"
+    argon2_time_cost: int = Field(3, ge=1, le=20)
+    argon2_memory_kib: int = Field(65536, ge=1024, le=4_194_304)
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

@@ -4,8 +4,9 @@ Frames for a socket are appended to ``pending`` and written by :meth:`Connection
 which the hub calls once per event-loop tick for every socket that has something
 queued: a burst of events for one socket becomes one ``write`` (one system call).
 While the transport's buffer is over its high-water mark (``on_pause``) nothing is
-written and frames wait in ``pending``; past ``max_queue`` frames the socket is closed
-with 4408 and the client resumes from history. A socket that stops reading therefore
+written and frames wait in ``pending``; past ``max_queue`` waiting frames the socket is
+closed with 4408 and the client resumes from history. (While the transport accepts
+writes, ``pending`` only holds what one tick published, and is flushed at its end.) A socket that stops reading therefore
 costs a bounded amount of memory and never delays anyone else.
 """
 
@@ -135,7 +136,7 @@ class Connection:
             if not self.paused:
                 self._mark_dirty(self)
             return
-        if len(pending) >= self.max_queue:
+        if self.paused and len(pending) >= self.max_queue:
             self.close(CloseCode.TOO_SLOW, "send queue full", flush=False)
             return
         pending.append(frame)

@@ -1,4 +1,4 @@
-"""Argon2 password hashing, off the event loop (each hash costs tens of milliseconds)."""
+"""Argon2 password hashing, off the event loop (each hash costs tens of milliseconds or more)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,6 @@ import asyncio
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-
-_hasher = PasswordHasher()
-# Verified when the username is unknown, so both failures take the same time.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 MIN_LENGTH = 8
 MAX_LENGTH = 1024
@@ -23,20 +19,26 @@ def check_strength(password: str) -> None:
         raise ValueError(f"a password has at most {MAX_LENGTH} characters")
 
 
-async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+class Passwords:
+    """Hash and verify with argon2id; the cost comes from ``[security] argon2_*``."""
 
+    def __init__(self, time_cost: int = 3, memory_kib: int = 65536) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+        # Verified when the username is unknown, so both failures take the same time.
+        self._dummy_hash = self._hasher.hash("not-a-real-password")
 
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
 
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
-async def verify_password(password_hash: str | None, password: str) -> bool:
-    """Check ``password``; with no hash (unknown user) spend the same time and return False."""
-    if password_hash is None:
-        await asyncio.to_thread(_verify, _DUMMY_HASH, password)
-        return False
-    return await asyncio.to_thread(_verify, password_hash, password)
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """Check ``password``; with no hash (unknown user) spend the same time and return False."""
+        if password_hash is None:
+            await asyncio.to_thread(self._verify, self._dummy_hash, password)
+            return False
+        return await asyncio.to_thread(self._verify, password_hash, password)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from productdemo.errors import BadRequest, Conflict, NotFound, Unauthorized
-from productdemo.services.users.passwords import check_strength, hash_password, verify_password
+from productdemo.services.users.passwords import Passwords, check_strength
 from productdemo.services.users.sessions import SessionStore
 from productdemo.storage.models import User
 
@@ -35,9 +35,12 @@ def _info(user: User) -> UserInfo:
 
 
 class UserService:
-    def __init__(self, db: async_sessionmaker[AsyncSession], sessions: SessionStore) -> None:
+    def __init__(
+        self, db: async_sessionmaker[AsyncSession], sessions: SessionStore, passwords: Passwords | None = None
+    ) -> None:
         self._db = db
         self.sessions = sessions
+        self.passwords = passwords or Passwords()
 
     async def create(self, username: str, password: str, role: str) -> UserInfo:
         """Create an account.
@@ -53,7 +56,9 @@ class UserService:
             check_strength(password)
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
-        user = User(username=username, password_hash=await hash_password(password), role=role, disabled=False)
+        user = User(
+            username=username, password_hash=await self.passwords.hash(password), role=role, disabled=False
+        )
         async with self._db() as db:
             db.add(user)
             try:
@@ -90,7 +95,7 @@ class UserService:
             check_strength(password)
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
-        new_hash = await hash_password(password)
+        new_hash = await self.passwords.hash(password)
         async with self._db() as db:
             user = await self._by_name(db, username)
             user.password_hash = new_hash
@@ -113,7 +118,7 @@ class UserService:
         """
         async with self._db() as db:
             user = await db.scalar(select(User).where(User.username == username))
-        ok = await verify_password(user.password_hash if user else None, password)
+        ok = await self.passwords.verify(user.password_hash if user else None, password)
         if user is None or not ok or user.disabled:
             raise Unauthorized(BAD_CREDENTIALS)
         return user
