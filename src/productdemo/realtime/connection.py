@@ -6,8 +6,9 @@ queued: a burst of events for one socket becomes one ``write`` (one system call)
 While the transport's buffer is over its high-water mark (``on_pause``) nothing is
 written and frames wait in ``pending``; past ``max_queue`` waiting frames the socket is
 closed with 4408 and the client resumes from history. (While the transport accepts
-writes, ``pending`` only holds what one tick published, and is flushed at its end.) A socket that stops reading therefore
-costs a bounded amount of memory and never delays anyone else.
+writes, ``pending`` only holds what one tick published, and is flushed at its end.)
+A socket that stops reading therefore costs a bounded amount of memory and never
+delays anyone else.
 """
 
 from __future__ import annotations

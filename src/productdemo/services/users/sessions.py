@@ -139,16 +139,20 @@ class SessionStore:
         expires = _ts(row[0])
         return SessionRecord(session_hash, row[1], row[2], row[3], expires, expires)
 
-    def touch(self, record: SessionRecord) -> None:
-        """Slide the expiry (activity); written to the database at most every ``_persist_step``."""
+    def touch(self, record: SessionRecord) -> bool:
+        """Slide the expiry (activity); written to the database at most every ``_persist_step``.
+
+        Returns:
+            True when the new expiry is being saved (time to renew the cookie's Max-Age too).
+        """
         record.expires_at = self._clock() + self.lifetime
-        if record.expires_at - record.persisted_expiry >= self._persist_step:
-            record.persisted_expiry = record.expires_at
-            task = asyncio.get_running_loop().create_task(
-                self._persist(record.session_hash, record.expires_at)
-            )
-            self._writes.add(task)
-            task.add_done_callback(self._writes.discard)
+        if record.expires_at - record.persisted_expiry < self._persist_step:
+            return False
+        record.persisted_expiry = record.expires_at
+        task = asyncio.get_running_loop().create_task(self._persist(record.session_hash, record.expires_at))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return True
 
     async def _persist(self, session_hash: str, expires_at: float) -> None:
         try:
