@@ -128,7 +128,7 @@ def render_ts() -> str:
         "",
         "/** WebSocket close codes used by the server (see docs/websocket-protocol.md). */",
         "export const CloseCode = {",
-        *[f"  {c.name}: {c.value}," for c in protocol.CloseCode],
+        *[f"  {_pascal(c.name.lower())}: {c.value}," for c in protocol.CloseCode],
         "} as const;",
         "export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];",
         "",

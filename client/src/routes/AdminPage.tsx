@@ -1,0 +1,21 @@
+import { AnnounceForm } from "../components/Admin/AnnounceForm";
+import { ConnectionsTable } from "../components/Admin/ConnectionsTable";
+import { useConnectionsList } from "../components/Admin/useConnectionsList";
+
+/** `/admin`: announcements and who is connected, live. */
+export function AdminPage() {
+  const { data, error } = useConnectionsList();
+  return (
+    <section aria-labelledby="admin-title" className="admin">
+      <h1 id="admin-title">Admin</h1>
+      <AnnounceForm users={data?.users ?? []} />
+      <h2>Who is connected</h2>
+      {error && (
+        <p role="alert" className="error">
+          Could not load connections: {error}
+        </p>
+      )}
+      <ConnectionsTable data={data} />
+    </section>
+  );
+}
