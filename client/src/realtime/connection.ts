@@ -432,6 +432,9 @@ export class Connection {
         this.emitter.emit("message", frame);
         this.apply(this.streams.onResyncRequired(frame.payload));
         return;
+      case "skipped":
+        this.apply(this.streams.onSkipped(frame.payload));
+        return;
       default:
         if (isEventFrame(frame) && isStreamEvent(frame)) {
           this.apply(this.streams.onEvent(frame));

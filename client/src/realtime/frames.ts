@@ -2,7 +2,15 @@
 
 import type { EventFrame, ServerFrame, StreamPosition } from "./protocol.gen";
 
-const CONTROL_TYPES: ReadonlySet<string> = new Set(["hello", "ack", "rpc_result", "pong", "error", "resync_required"]);
+const CONTROL_TYPES: ReadonlySet<string> = new Set([
+  "hello",
+  "ack",
+  "rpc_result",
+  "pong",
+  "error",
+  "resync_required",
+  "skipped",
+]);
 
 /** True for an event (anything but a control frame; event types the client does not know yet included). */
 export function isEventFrame(frame: ServerFrame): frame is EventFrame {

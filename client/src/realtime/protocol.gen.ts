@@ -133,6 +133,16 @@ export type ResyncRequiredFrame = {
   payload: ResyncPayload;
 };
 
+export type SkippedPayload = {
+  stream: string;
+  seqs: Array<number>;
+};
+
+export type SkippedFrame = {
+  type: "skipped";
+  payload: SkippedPayload;
+};
+
 export type ConnectionsChangedPayload = {
   userId: number;
   username: string;
@@ -164,7 +174,7 @@ export type NotificationEvent = {
 export type ClientFrame = PingFrame | SubscribeFrame | UnsubscribeFrame | ResumeFrame | RpcFrame;
 
 /** Replies and control frames (no seq). */
-export type ControlFrame = HelloFrame | AckFrame | RpcResultFrame | PongFrame | ErrorFrame | ResyncRequiredFrame;
+export type ControlFrame = HelloFrame | AckFrame | RpcResultFrame | PongFrame | ErrorFrame | ResyncRequiredFrame | SkippedFrame;
 
 /** Events; those on a stream carry stream and seq. */
 export type EventFrame = ConnectionsChangedEvent | NotificationEvent;

@@ -177,3 +177,25 @@ describe("StreamTracker.onDisconnect", () => {
     expect(t.position("user:7")).toEqual({ epoch: "e1", seq: 18 });
   });
 });
+
+describe("StreamTracker.onSkipped", () => {
+  it("treats skipped seqs as seen, so the next event is no gap", () => {
+    const t = new StreamTracker();
+    t.onHello({ "user:7": { epoch: "e1", seq: 3 } });
+    t.onSkipped({ stream: "user:7", seqs: [4, 5, 7] });
+    expect(seqs(t.onEvent(note("user:7", 6)).deliver)).toEqual([6]);
+    const actions = t.onEvent(note("user:7", 8));
+    expect(seqs(actions.deliver)).toEqual([8]);
+    expect(actions.resume).toBeNull();
+    expect(t.position("user:7")).toEqual({ epoch: "e1", seq: 8 });
+  });
+
+  it("still sees a real gap beyond the skipped seqs", () => {
+    const t = new StreamTracker();
+    t.onHello({ "user:7": { epoch: "e1", seq: 3 } });
+    t.onSkipped({ stream: "user:7", seqs: [4] });
+    const actions = t.onEvent(note("user:7", 6));
+    expect(actions.deliver).toEqual([]);
+    expect(actions.resume).toEqual({ "user:7": { epoch: "e1", seq: 4 } });
+  });
+});

@@ -10,7 +10,7 @@
  * Model: centrifuge's `StreamPosition` (epoch + offset) and centrifuge-js's recovery.
  */
 
-import type { EventFrame, ResyncPayload, StreamPosition } from "./protocol.gen";
+import type { EventFrame, ResyncPayload, SkippedPayload, StreamPosition } from "./protocol.gen";
 
 /** An event that belongs to a stream. */
 export type StreamEvent = EventFrame & { stream: string; seq: number };
@@ -32,6 +32,8 @@ interface StreamState {
   seq: number;
   /** Events held back while a resume for this stream is outstanding, by seq. */
   buffer: Map<number, StreamEvent> | null;
+  /** Seqs the server announced as superseded (conflated): they will not arrive and are no gap. */
+  skipped: Set<number> | null;
 }
 
 /** True for an event frame that carries a stream position. */
@@ -85,10 +87,11 @@ export class StreamTracker {
     const state = this.streams.get(event.stream);
     if (!state) {
       // First event of a stream no hello named (e.g. a topic just joined): start here.
-      this.streams.set(event.stream, { epoch: null, seq: event.seq, buffer: null });
+      this.streams.set(event.stream, { epoch: null, seq: event.seq, buffer: null, skipped: null });
       actions.deliver.push(event);
       return actions;
     }
+    skipAhead(state);
     if (event.seq <= state.seq) return actions; // duplicate
     if (state.buffer) {
       if (!state.buffer.has(event.seq)) state.buffer.set(event.seq, event);
@@ -141,13 +144,27 @@ export class StreamTracker {
     const actions = noActions();
     let state = this.streams.get(payload.stream);
     if (!state) {
-      state = { epoch: payload.epoch, seq: payload.seq, buffer: null };
+      state = { epoch: payload.epoch, seq: payload.seq, buffer: null, skipped: null };
       this.streams.set(payload.stream, state);
     }
     state.epoch = payload.epoch;
     state.seq = payload.seq;
     if (state.buffer) this.drain(payload.stream, state, actions);
     actions.resync.push(payload.stream);
+    return actions;
+  }
+
+  /**
+   * The server superseded these seqs with newer state while the socket was stalled
+   * (conflation): count them as seen, then deliver any buffered events they unblock.
+   */
+  onSkipped(payload: SkippedPayload): StreamActions {
+    const actions = noActions();
+    const state = this.streams.get(payload.stream);
+    if (!state) return actions;
+    state.skipped ??= new Set();
+    for (const seq of payload.seqs) if (seq > state.seq) state.skipped.add(seq);
+    skipAhead(state);
     return actions;
   }
 
@@ -164,7 +181,7 @@ export class StreamTracker {
   private reconcile(stream: string, position: StreamPosition, actions: StreamActions): void {
     const state = this.streams.get(stream);
     if (!state) {
-      this.streams.set(stream, { epoch: position.epoch, seq: position.seq, buffer: null });
+      this.streams.set(stream, { epoch: position.epoch, seq: position.seq, buffer: null, skipped: null });
       return;
     }
     if (state.epoch === null) state.epoch = position.epoch;
@@ -189,6 +206,7 @@ export class StreamTracker {
     if (!buffer) return true;
     let complete = true;
     for (const seq of [...buffer.keys()].sort((a, b) => a - b)) {
+      skipAhead(state);
       if (seq <= state.seq) continue;
       if (seq !== state.seq + 1) complete = false;
       state.seq = seq;
@@ -197,4 +215,13 @@ export class StreamTracker {
     }
     return complete;
   }
+}
+
+/** Move past seqs announced as skipped that directly follow the last delivered one. */
+function skipAhead(state: StreamState): void {
+  const skipped = state.skipped;
+  if (!skipped) return;
+  while (skipped.delete(state.seq + 1)) state.seq += 1;
+  for (const seq of skipped) if (seq <= state.seq) skipped.delete(seq);
+  if (skipped.size === 0) state.skipped = null;
 }

@@ -16,9 +16,9 @@ from productdemo.realtime.history import HistoryStore, MemoryHistory, Position, 
 from productdemo.realtime.protocol import event_frame
 from productdemo.realtime.publisher import ALL_STREAM, Publisher, topic_stream, user_stream
 
-#: deliver(stream, frame, conflation_key): called on each instance for every event of a
-#: stream that instance has subscribed to.
-Deliver = Callable[[str, bytes, str | None], None]
+#: deliver(stream, seq, frame, conflation_key): called on each instance for every event
+#: of a stream that instance has subscribed to.
+Deliver = Callable[[str, int, bytes, str | None], None]
 
 
 class Broker(Publisher, HistoryStore, Protocol):
@@ -66,9 +66,9 @@ class MemoryBroker:
         """Publish synchronously (the in-process broker never waits)."""
         payload = event.payload_json()
         kind = event.event_type
-        _, frame = self.history.append(stream, lambda seq: event_frame(kind, payload, stream, seq))
+        seq, frame = self.history.append(stream, lambda seq: event_frame(kind, payload, stream, seq))
         if self._deliver is not None:
-            self._deliver(stream, frame, event.conflation_key())
+            self._deliver(stream, seq, frame, event.conflation_key())
 
     async def to_user(self, user_id: int, event: Event) -> None:
         self.publish_now(user_stream(user_id), event)

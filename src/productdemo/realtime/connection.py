@@ -19,11 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from productdemo.realtime.protocol import CloseCode
+from productdemo.realtime.protocol import CloseCode, skipped_frame
 from productdemo.realtime.ratelimit import TokenBucket
 from productdemo.realtime.transport import text_frame
 
 logger = logging.getLogger(__name__)
+
+# Superseded entries tolerated in a stalled queue before it is rebuilt without them.
+COMPACT_AT = 64
 
 
 class State(enum.Enum):
@@ -68,12 +71,15 @@ class Connection:
         "_mark_dirty",
         "_state",
         "bucket",
+        "dead",
         "debug",
         "id",
+        "keyed",
         "max_queue",
         "paused",
         "pending",
         "principal",
+        "skipped",
         "streams",
         "topics",
         "transport",
@@ -97,6 +103,12 @@ class Connection:
         self._mark_dirty = mark_dirty
         self._state = State.OPEN
         self.pending: list[bytes] | None = None
+        # Conflation bookkeeping, used only while the transport is paused: the queue index,
+        # stream and seq of the newest queued event per conflation key; how many queued
+        # entries were superseded (left as b""); and the superseded seqs per stream.
+        self.keyed: dict[str, tuple[int, str, int]] | None = None
+        self.dead = 0
+        self.skipped: dict[str, list[int]] | None = None
         self.paused = not transport.writable_now()
         self.streams: set[str] = set()
         self.topics: set[str] = set()
@@ -137,10 +149,57 @@ class Connection:
             if not self.paused:
                 self._mark_dirty(self)
             return
-        if self.paused and len(pending) >= self.max_queue:
+        if self.paused and len(pending) - self.dead >= self.max_queue:
             self.close(CloseCode.TOO_SLOW, "send queue full", flush=False)
             return
         pending.append(frame)
+
+    def enqueue_state(self, frame: bytes, key: str, stream: str, seq: int) -> None:
+        """Queue a state event that a newer event with the same ``key`` supersedes.
+
+        While the socket keeps up this is :meth:`enqueue`. While it is stalled, the
+        newest event replaces a queued older one, so a slow client gets the latest state
+        instead of a backlog; the replaced seqs are announced in a ``skipped`` frame so
+        the client does not take them for a gap.
+        """
+        if not self.paused:
+            self.enqueue(frame)
+            return
+        if self._state is not State.OPEN:
+            return
+        pending = self.pending if self.pending is not None else []
+        self.pending = pending
+        keyed = self.keyed if self.keyed is not None else {}
+        self.keyed = keyed
+        old = keyed.get(key)
+        if old is not None:
+            index, old_stream, old_seq = old
+            pending[index] = b""
+            self.dead += 1
+            skipped = self.skipped if self.skipped is not None else {}
+            self.skipped = skipped
+            skipped.setdefault(old_stream, []).append(old_seq)
+        elif len(pending) - self.dead >= self.max_queue:
+            self.close(CloseCode.TOO_SLOW, "send queue full", flush=False)
+            return
+        keyed[key] = (len(pending), stream, seq)
+        pending.append(frame)
+        if self.dead > COMPACT_AT and self.dead * 2 > len(pending):
+            self._compact()
+
+    def _compact(self) -> None:
+        assert self.pending is not None and self.keyed is not None
+        moved = {index: key for key, (index, _, _) in self.keyed.items()}
+        live: list[bytes] = []
+        for index, frame in enumerate(self.pending):
+            if frame:
+                key = moved.get(index)
+                if key is not None:
+                    _, stream, seq = self.keyed[key]
+                    self.keyed[key] = (len(live), stream, seq)
+                live.append(frame)
+        self.pending = live
+        self.dead = 0
 
     def flush(self) -> None:
         """Write everything queued in one call, unless the transport asked us to wait."""
@@ -148,14 +207,27 @@ class Connection:
         if pending is None or self.paused:
             return
         self.pending = None
+        if self.keyed is not None:
+            pending = self._conflated(pending)
+        if not pending:
+            return
         self.transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def _conflated(self, pending: list[bytes]) -> list[bytes]:
+        """The queue without superseded entries, led by ``skipped`` notices."""
+        notices = [
+            text_frame(skipped_frame(stream, sorted(seqs))) for stream, seqs in (self.skipped or {}).items()
+        ]
+        self.keyed = self.skipped = None
+        self.dead = 0
+        return notices + [frame for frame in pending if frame]
 
     def on_pause(self) -> None:
         self.paused = True
 
     def on_resume(self) -> None:
         self.paused = False
-        if self.pending is not None:
+        if self.pending:
             self._mark_dirty(self)
 
     def close(self, code: CloseCode, reason: str, flush: bool = True) -> None:
@@ -164,7 +236,7 @@ class Connection:
             return
         if flush:
             self.flush()
-        self.pending = None
+        self.pending = self.keyed = self.skipped = None
         self._set_state(State.CLOSING)
         logger.info("%s closing user=%s code=%d reason=%s", self.id, self.principal.user_id, code, reason)
         self.transport.close_now(int(code), reason)

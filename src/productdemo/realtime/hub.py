@@ -55,14 +55,18 @@ class Hub:
 
     # --- delivery -------------------------------------------------------------------
 
-    def deliver(self, stream: str, message: bytes, conflation_key: str | None = None) -> None:
+    def deliver(self, stream: str, seq: int, message: bytes, conflation_key: str | None = None) -> None:
         """Queue one event frame on every local socket of ``stream`` (frame built once)."""
         conns = self.registry.by_stream.get(stream)
         if not conns:
             return
         frame = text_frame(message)
-        for conn in conns:
-            conn.enqueue(frame)
+        if conflation_key is None:
+            for conn in conns:
+                conn.enqueue(frame)
+        else:
+            for conn in conns:
+                conn.enqueue_state(frame, conflation_key, stream, seq)
 
     def _mark_dirty(self, conn: Connection) -> None:
         self._dirty.append(conn)

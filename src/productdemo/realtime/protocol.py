@@ -275,6 +275,19 @@ class ResyncRequiredFrame(CamelModel):
     payload: ResyncPayload
 
 
+class SkippedPayload(CamelModel):
+    stream: str
+    seqs: list[int]
+
+
+class SkippedFrame(CamelModel):
+    """These seqs of a stream were superseded by newer state while the socket was stalled
+    (conflation): they will not arrive and are not a gap."""
+
+    type: Literal["skipped"] = "skipped"
+    payload: SkippedPayload
+
+
 SERVER_CONTROL_FRAMES: tuple[type[CamelModel], ...] = (
     HelloFrame,
     AckFrame,
@@ -282,6 +295,7 @@ SERVER_CONTROL_FRAMES: tuple[type[CamelModel], ...] = (
     PongFrame,
     ErrorFrame,
     ResyncRequiredFrame,
+    SkippedFrame,
 )
 
 
@@ -292,6 +306,10 @@ def encode(frame: BaseModel) -> bytes:
 
 def error_frame(code: ErrorCode, message: str, frame_id: str | int | None = None) -> bytes:
     return encode(ErrorFrame(id=frame_id, payload=ErrorPayload(code=code, message=message)))
+
+
+def skipped_frame(stream: str, seqs: list[int]) -> bytes:
+    return orjson.dumps({"type": "skipped", "payload": {"stream": stream, "seqs": seqs}})
 
 
 def event_frame(event_type: str, payload_json: bytes, stream: str, seq: int) -> bytes:
