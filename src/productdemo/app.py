@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from productdemo.api import admin, auth
+from productdemo.api import admin, auth, documents as documents_api
 from productdemo.api.client import client_router
 from productdemo.api.csrf import CrossSiteGuard
 from productdemo.api.deps import Services
@@ -24,6 +24,11 @@ from productdemo.realtime.endpoint import WebSocketEndpoint
 from productdemo.realtime.history import MemoryHistory
 from productdemo.realtime.hub import Hub
 from productdemo.realtime.router import Router, register_core
+from productdemo.services.documents import access as documents_access
+from productdemo.services.documents.files import FileStore
+from productdemo.services.documents.processor import DocumentProcessor
+from productdemo.services.documents.search import DocumentSearch
+from productdemo.services.documents.service import DocumentService
 from productdemo.services.notifications.service import NotificationService
 from productdemo.services.users import rpc as users_rpc
 from productdemo.services.users.passwords import Passwords
@@ -79,6 +84,10 @@ def create_app(config: Config) -> Application:
     users = UserService(db, sessions, Passwords(sec.argon2_time_cost, sec.argon2_memory_kib))
     users_rpc.register(router, sessions)
     follower = RevocationFollower(db, sessions, hub)
+    uploads = FileStore(config.storage.data_dir / "uploads")
+    processor = DocumentProcessor(db, broker, uploads, config.documents.concurrency)
+    documents = DocumentService(db, broker, uploads, processor, config.documents.max_upload_size)
+    documents_access.register(router, documents)
     services = Services(
         config=config,
         db=db,
@@ -88,15 +97,19 @@ def create_app(config: Config) -> Application:
         notifications=NotificationService(broker),
         events=broker,
         hub=hub,
+        documents=documents,
+        search=DocumentSearch(db, engine.dialect.name),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await broker.start()
         await follower.start()
+        await processor.start()
         try:
             yield
         finally:
+            await processor.stop()
             await follower.stop()
             await broker.close()
             await sessions.drain()
@@ -114,6 +127,7 @@ def create_app(config: Config) -> Application:
     api.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     api.include_router(auth.router)
     api.include_router(admin.router)
+    api.include_router(documents_api.router)
     api.include_router(client_router(config.server.client_dir))
 
     async def authenticate(token: str) -> Principal | None:

@@ -156,6 +156,33 @@ export type ConnectionsChangedEvent = {
   seq?: number;
 };
 
+export type DocumentDeletedPayload = {
+  documentId: string;
+};
+
+export type DocumentDeletedEvent = {
+  type: "document_deleted";
+  payload: DocumentDeletedPayload;
+  stream?: string;
+  seq?: number;
+};
+
+export type DocumentStatusUpdatePayload = {
+  documentId: string;
+  status: "queued" | "processing" | "completed" | "failed";
+  stage: "queued" | "extracting" | "chunking" | "indexing" | "completed" | "failed";
+  progress: number;
+  message: string;
+  error?: string | null;
+};
+
+export type DocumentStatusUpdateEvent = {
+  type: "document_status_update";
+  payload: DocumentStatusUpdatePayload;
+  stream?: string;
+  seq?: number;
+};
+
 export type NotificationPayload = {
   message: string;
   from: string;
@@ -177,9 +204,9 @@ export type ClientFrame = PingFrame | SubscribeFrame | UnsubscribeFrame | Resume
 export type ControlFrame = HelloFrame | AckFrame | RpcResultFrame | PongFrame | ErrorFrame | ResyncRequiredFrame | SkippedFrame;
 
 /** Events; those on a stream carry stream and seq. */
-export type EventFrame = ConnectionsChangedEvent | NotificationEvent;
+export type EventFrame = ConnectionsChangedEvent | DocumentDeletedEvent | DocumentStatusUpdateEvent | NotificationEvent;
 
 /** Every frame the server sends. */
 export type ServerFrame = ControlFrame | EventFrame;
 
-export const EVENT_TYPES = ["connections_changed", "notification"] as const;
+export const EVENT_TYPES = ["connections_changed", "document_deleted", "document_status_update", "notification"] as const;

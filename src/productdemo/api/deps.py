@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from productdemo.config import Config
@@ -13,6 +13,8 @@ from productdemo.errors import Forbidden, Unauthorized
 from productdemo.realtime.endpoint import COOKIE_NAME
 from productdemo.realtime.hub import Hub
 from productdemo.realtime.publisher import Publisher
+from productdemo.services.documents.search import DocumentSearch
+from productdemo.services.documents.service import DocumentService
 from productdemo.services.notifications.service import NotificationService
 from productdemo.services.users.service import UserService
 from productdemo.services.users.sessions import SessionRecord, SessionStore
@@ -31,6 +33,8 @@ class Services:
     notifications: NotificationService
     events: Publisher
     hub: Hub
+    documents: DocumentService
+    search: DocumentSearch
 
 
 def get_services(request: Request) -> Services:
@@ -41,13 +45,31 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def get_current_session(request: Request, services: ServicesDep) -> SessionRecord:
+def set_session_cookie(response: Response, request: Request, config: Config, value: str) -> None:
+    """Set ``connect.sid``: HttpOnly, SameSite=Lax, Secure under HTTPS, living as long as the session."""
+    sec = config.security
+    secure = sec.cookie_secure == "always" or (sec.cookie_secure == "auto" and request.url.scheme == "https")
+    response.set_cookie(
+        COOKIE_NAME,
+        value,
+        max_age=sec.session_lifetime,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
+    )
+
+
+async def get_current_session(request: Request, response: Response, services: ServicesDep) -> SessionRecord:
     """The session the cookie names (and slide its expiry), or 401."""
     token = request.cookies.get(COOKIE_NAME)
     record = await services.sessions.lookup(token) if token else None
-    if record is None:
+    if record is None or token is None:
         raise Unauthorized("sign in first")
-    services.sessions.touch(record)
+    if services.sessions.touch(record):
+        # The expiry moved: renew the cookie's Max-Age too, or the browser would drop a
+        # cookie whose session is still alive (at most once per persist step).
+        set_session_cookie(response, request, services.config, token)
     return record
 
 

@@ -1,0 +1,129 @@
+"""Documents: upload, list, fetch, download, delete, search."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, Request, UploadFile, status
+from fastapi.responses import FileResponse, Response
+
+from productdemo.api.deps import CurrentSession, ServicesDep
+from productdemo.errors import TooLarge
+from productdemo.realtime.protocol import CamelModel
+from productdemo.services.documents.service import MAX_FILES, Upload
+from productdemo.storage.models import Document
+
+router = APIRouter(prefix="/api/documents", tags=["documents"])
+
+
+class DocumentPublic(CamelModel):
+    id: str
+    filename: str
+    kind: str
+    size: int
+    status: str
+    stage: str
+    progress: int
+    message: str
+    error: str | None
+    chunk_count: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, doc: Document) -> DocumentPublic:
+        return cls(
+            id=doc.id,
+            filename=doc.filename,
+            kind=doc.kind,
+            size=doc.size,
+            status=doc.status,
+            stage=doc.stage,
+            progress=doc.progress,
+            message=doc.message,
+            error=doc.error,
+            chunk_count=doc.chunk_count,
+            created_at=doc.created_at,
+            updated_at=doc.updated_at,
+        )
+
+
+class DocumentsPublic(CamelModel):
+    documents: list[DocumentPublic]
+
+
+class SearchResult(CamelModel):
+    document_id: str
+    filename: str
+    chunk_index: int
+    page: int | None
+    section: str | None
+    snippet: str
+    highlights: list[tuple[int, int]]
+    score: float
+
+
+class SearchResults(CamelModel):
+    results: list[SearchResult]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def upload(
+    request: Request,
+    session: CurrentSession,
+    services: ServicesDep,
+    files: Annotated[list[UploadFile], File()],
+) -> DocumentsPublic:
+    """Upload one or more documents (form field ``files``); each is processed in the background."""
+    limit = services.documents.max_size
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > limit * MAX_FILES + 1_000_000:
+        raise TooLarge(f"the upload is {declared} bytes; each file may have at most {limit} bytes")
+    uploads = []
+    for part in files:
+        data = await part.read(limit + 1)
+        name = part.filename or ""
+        if len(data) > limit:
+            raise TooLarge(f"{name}: larger than the limit of {limit} bytes")
+        uploads.append(Upload(name, data))
+    docs = await services.documents.upload(session.user_id, uploads)
+    return DocumentsPublic(documents=[DocumentPublic.of(d) for d in docs])
+
+
+@router.get("")
+async def list_documents(session: CurrentSession, services: ServicesDep) -> DocumentsPublic:
+    """The caller's documents with their current status, newest first."""
+    docs = await services.documents.list(session.user_id)
+    return DocumentsPublic(documents=[DocumentPublic.of(d) for d in docs])
+
+
+@router.get("/search")
+async def search(
+    session: CurrentSession, services: ServicesDep, q: Annotated[str, Query(min_length=1, max_length=200)]
+) -> SearchResults:
+    """Ranked, highlighted chunks from the caller's documents."""
+    hits = await services.search.search(session.user_id, q)
+    return SearchResults(results=[SearchResult.model_validate(h, from_attributes=True) for h in hits])
+
+
+@router.get("/{doc_id}")
+async def get_document(doc_id: str, session: CurrentSession, services: ServicesDep) -> DocumentPublic:
+    """One of the caller's documents (404 for anyone else's)."""
+    return DocumentPublic.of(await services.documents.get(session.user_id, doc_id))
+
+
+@router.get("/{doc_id}/file")
+async def download(doc_id: str, session: CurrentSession, services: ServicesDep) -> FileResponse:
+    """The original file, as uploaded."""
+    doc = await services.documents.get(session.user_id, doc_id)
+    return FileResponse(
+        services.documents.file_path(doc), filename=doc.filename, media_type="application/octet-stream"
+    )
+
+
+@router.delete("/{doc_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_document(doc_id: str, session: CurrentSession, services: ServicesDep) -> Response:
+    """Delete a document, cancelling its processing."""
+    await services.documents.delete(session.user_id, doc_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
