@@ -195,7 +195,7 @@ class RawClient:
                 if not chunk:
                     break
                 buf += chunk
-                while (parsed := _parse_frame(buf)) is not None:
+                while (parsed := parse_frame(buf)) is not None:
                     frames.append(parsed[0])
                     buf = buf[parsed[1] :]
         return frames
@@ -212,7 +212,7 @@ def close_code(frames: list[tuple[int, bytes]]) -> int | None:
     return None
 
 
-def _parse_frame(buf: bytes) -> tuple[tuple[int, bytes], int] | None:
+def parse_frame(buf: bytes) -> tuple[tuple[int, bytes], int] | None:
     """One unmasked frame from the start of ``buf`` and its size, or None if incomplete."""
     if len(buf) < 2:
         return None
