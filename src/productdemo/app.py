@@ -18,7 +18,8 @@ from productdemo.api.deps import Services
 from productdemo.config import Config
 from productdemo.errors import DomainError, RateLimited
 from productdemo.origins import OriginPolicy
-from productdemo.realtime.broker import MemoryBroker
+from productdemo.realtime.broker import Broker, MemoryBroker
+from productdemo.realtime.broker_redis import RedisBroker
 from productdemo.realtime.connection import Principal
 from productdemo.realtime.endpoint import WebSocketEndpoint
 from productdemo.realtime.history import MemoryHistory
@@ -75,7 +76,11 @@ def create_app(config: Config) -> Application:
     engine = create_engine(config.database_url)
     db = create_session_factory(engine)
     rt = config.realtime
-    broker = MemoryBroker(MemoryHistory(rt.history_size, rt.history_ttl))
+    broker: Broker
+    if config.broker.url:
+        broker = RedisBroker(config.broker.url, config.broker.prefix, rt.history_size, rt.history_ttl)
+    else:
+        broker = MemoryBroker(MemoryHistory(rt.history_size, rt.history_ttl))
     hub = Hub(broker, rt)
     router = Router(hub)
     register_core(router)

@@ -29,6 +29,7 @@ export const CLOSE_POLICY: Readonly<Record<number, ClosePolicy>> = {
   [BrowserCloseCode.Abnormal]: { action: "reconnect", floorMs: 0, why: "connection lost" },
   [CloseCode.PolicyViolation]: { action: "stop", state: "idle", why: "stopped by the server (policy violation)" },
   [CloseCode.MessageTooBig]: { action: "reconnect", floorMs: 0, why: "message too big" },
+  [CloseCode.TryAgainLater]: { action: "reconnect", floorMs: 2_000, why: "server busy: try again later" },
   [CloseCode.SessionEnded]: { action: "stop", state: "closed_auth", why: "session ended: signed out elsewhere" },
   [CloseCode.AccessWithdrawn]: { action: "stop", state: "closed_forbidden", why: "access withdrawn" },
   [CloseCode.TooSlow]: { action: "reconnect", floorMs: 0, why: "too slow to keep up" },

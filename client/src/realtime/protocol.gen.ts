@@ -8,6 +8,7 @@ export const CloseCode = {
   GoingAway: 1001,
   PolicyViolation: 1008,
   MessageTooBig: 1009,
+  TryAgainLater: 1013,
   SessionEnded: 4401,
   AccessWithdrawn: 4403,
   TooSlow: 4408,
@@ -15,7 +16,7 @@ export const CloseCode = {
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
-export type ErrorCode = "bad_request" | "unknown_type" | "unknown_method" | "forbidden" | "not_found" | "rate_limited" | "too_large" | "unauthorized" | "conflict" | "unsupported_media" | "internal";
+export type ErrorCode = "bad_request" | "unknown_type" | "unknown_method" | "forbidden" | "not_found" | "rate_limited" | "too_large" | "unauthorized" | "conflict" | "unsupported_media" | "unavailable" | "internal";
 
 export type PingFrame = {
   type: "ping";
@@ -111,7 +112,7 @@ export type PongFrame = {
 };
 
 export type ErrorPayload = {
-  code: "bad_request" | "unknown_type" | "unknown_method" | "forbidden" | "not_found" | "rate_limited" | "too_large" | "unauthorized" | "conflict" | "unsupported_media" | "internal";
+  code: "bad_request" | "unknown_type" | "unknown_method" | "forbidden" | "not_found" | "rate_limited" | "too_large" | "unauthorized" | "conflict" | "unsupported_media" | "unavailable" | "internal";
   message: string;
 };
 

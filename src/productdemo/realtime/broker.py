@@ -8,7 +8,7 @@ hub's ``deliver`` callback, which writes the same bytes to every local socket.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from productdemo.realtime.events import Event
@@ -19,11 +19,17 @@ from productdemo.realtime.publisher import ALL_STREAM, Publisher, topic_stream, 
 #: deliver(stream, seq, frame, conflation_key): called on each instance for every event
 #: of a stream that instance has subscribed to.
 Deliver = Callable[[str, int, bytes, str | None], None]
+#: on_gap(streams): delivery on these streams may have missed events (a broker outage).
+OnGap = Callable[[list[str]], Awaitable[None]]
 
 
 class Broker(Publisher, HistoryStore, Protocol):
-    def attach(self, deliver: Deliver) -> None:
-        """Register the hub's delivery callback (once, at start-up)."""
+    def attach(self, deliver: Deliver, on_gap: OnGap | None = None) -> None:
+        """Register the hub's callbacks (once, at start-up)."""
+        ...
+
+    async def ping(self) -> bool:
+        """True when the broker is reachable (readiness)."""
         ...
 
     async def subscribe(self, stream: str) -> None:
@@ -46,8 +52,12 @@ class MemoryBroker:
         self.history = history
         self._deliver: Deliver | None = None
 
-    def attach(self, deliver: Deliver) -> None:
+    def attach(self, deliver: Deliver, on_gap: OnGap | None = None) -> None:
+        # One process cannot lose events between publisher and hub: no gaps to report.
         self._deliver = deliver
+
+    async def ping(self) -> bool:
+        return True
 
     async def start(self) -> None:
         return None

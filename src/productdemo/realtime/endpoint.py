@@ -11,9 +11,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from productdemo.errors import DomainError
 from productdemo.origins import OriginPolicy
 from productdemo.realtime.connection import Principal
 from productdemo.realtime.hub import Hub
+from productdemo.realtime.protocol import CloseCode
 from productdemo.realtime.router import Router
 from productdemo.realtime.transport import EXTENSION, DirectWebSocketProtocol
 
@@ -87,7 +89,11 @@ class WebSocketEndpoint:
         conn = self.hub.new_connection(principal, transport)
         transport.connection = conn
         code: int | None = None
-        await self.hub.register(conn)
+        try:
+            await self.hub.register(conn)
+        except DomainError as exc:
+            logger.warning("%s could not be registered: %s", conn.id, exc)
+            conn.close(CloseCode.TRY_AGAIN_LATER, "service unavailable, try again later")
         try:
             while True:
                 message = await receive()

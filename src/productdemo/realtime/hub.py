@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 
 from productdemo.config import RealtimeSettings
+from productdemo.errors import DomainError
 from productdemo.realtime.broker import Broker
 from productdemo.realtime.connection import Connection, Principal, Transport
 from productdemo.realtime.history import Position
@@ -51,7 +52,7 @@ class Hub:
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.debug = settings.debug_frames and logger.isEnabledFor(logging.DEBUG)
-        broker.attach(self.deliver)
+        broker.attach(self.deliver, self.on_gap)
 
     # --- delivery -------------------------------------------------------------------
 
@@ -67,6 +68,22 @@ class Hub:
         else:
             for conn in conns:
                 conn.enqueue_state(frame, conflation_key, stream, seq)
+
+    async def on_gap(self, streams: list[str]) -> None:
+        """The broker may have lost events on ``streams``: tell their sockets to resync."""
+        for stream in streams:
+            conns = self.registry.by_stream.get(stream)
+            if not conns:
+                continue
+            pos = await self.broker.position(stream)
+            frame = ResyncRequiredFrame(
+                payload=ResyncPayload(
+                    stream=stream, epoch=pos.epoch, seq=pos.seq, reason="broker reconnected"
+                )
+            )
+            message = encode(frame)
+            for conn in tuple(conns):
+                conn.send(message)
 
     def _mark_dirty(self, conn: Connection) -> None:
         self._dirty.append(conn)
@@ -124,7 +141,11 @@ class Hub:
     async def _announce(self, p: Principal) -> None:
         count = len(self.registry.by_user.get(p.user_id, ()))
         event = ConnectionsChanged(user_id=p.user_id, username=p.username, connections=count)
-        await self.broker.to_topic(CONNECTIONS_TOPIC, event)
+        try:
+            await self.broker.to_topic(CONNECTIONS_TOPIC, event)
+        except DomainError as exc:
+            # Presence is advisory: a broker outage must not fail a connect or disconnect.
+            logger.warning("could not announce connections of user %s: %s", p.user_id, exc)
 
     async def _join(self, conn: Connection, stream: str) -> None:
         if self.registry.join(conn, stream):

@@ -20,6 +20,7 @@ class CloseCode(enum.IntEnum):
     GOING_AWAY = 1001  # server restarting or deploying: reconnect and resume
     POLICY_VIOLATION = 1008  # the client broke a rule that reconnecting will not fix
     MESSAGE_TOO_BIG = 1009  # a client frame exceeded [realtime] max_message_size
+    TRY_AGAIN_LATER = 1013  # a service the socket needs (the broker) is down: reconnect with back-off
     SESSION_ENDED = 4401  # logout, expiry or revocation: sign in again
     ACCESS_WITHDRAWN = 4403  # the user lost access (e.g. disabled): do not reconnect
     TOO_SLOW = 4408  # the socket could not keep up: reconnect and resume from history
@@ -37,6 +38,7 @@ ErrorCode = Literal[
     "unauthorized",
     "conflict",
     "unsupported_media",
+    "unavailable",
     "internal",
 ]
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Update, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from productdemo.errors import DomainError
 from productdemo.realtime.publisher import Publisher
 from productdemo.services.documents.chunking import chunk_parts
 from productdemo.services.documents.errors import DocumentError
@@ -113,8 +114,12 @@ class DocumentProcessor:
                         )
                     )
                     await db.commit()
-            await self._events.to_user(owner_id, update)
-            await self._events.to_topic(f"document:{doc_id}", update)
+            try:
+                await self._events.to_user(owner_id, update)
+                await self._events.to_topic(f"document:{doc_id}", update)
+            except DomainError as exc:
+                # The row is saved; clients catch up through resync once the broker is back.
+                logger.warning("document %s: status not published: %s", doc_id, exc)
 
         return ProgressReporter(doc_id, sink, self._min_interval)
 
