@@ -90,7 +90,17 @@ def create_app(config: Config) -> Application:
     users_rpc.register(router, sessions)
     follower = RevocationFollower(db, sessions, hub)
     uploads = FileStore(config.storage.data_dir / "uploads")
-    processor = DocumentProcessor(db, broker, uploads, config.documents.concurrency)
+    docs = config.documents
+    processor = DocumentProcessor(
+        db,
+        broker,
+        uploads,
+        docs.concurrency,
+        config.instance_id,
+        engine.dialect.name,
+        lease=docs.lease_seconds,
+        poll_interval=docs.poll_interval,
+    )
     documents = DocumentService(db, broker, uploads, processor, config.documents.max_upload_size)
     documents_access.register(router, documents)
     services = Services(

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import configparser
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -30,6 +32,7 @@ class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     client_dir: Path = Path("client/dist")
+    instance_id: str = Field("", max_length=64)
 
 
 class StorageSettings(_Section):
@@ -56,16 +59,31 @@ class SecuritySettings(_Section):
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
-            return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+            return tuple(o.strip().rstrip("/").lower() for o in value.split(",") if o.strip())
         return value
 
     @field_validator("allowed_origins")
     @classmethod
     def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for origin in value:
-            if not origin.startswith(("http://", "https://")) or origin.count("/") != 2:
+            if not _is_origin(origin):
                 raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
         return value
+
+
+def _is_origin(text: str) -> bool:
+    """True for ``http(s)://host[:port]`` and nothing more (no path, query, user or empty host)."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and "@" not in parts.netloc
+        and text == f"{parts.scheme}://{parts.netloc}"
+    )
 
 
 class RealtimeSettings(_Section):
@@ -88,6 +106,8 @@ class BrokerSettings(_Section):
 class DocumentSettings(_Section):
     max_upload_size: int = Field(26_214_400, ge=1)
     concurrency: int = Field(2, ge=1, le=64)
+    lease_seconds: float = Field(30.0, gt=0)
+    poll_interval: float = Field(1.0, gt=0)
 
 
 class LoggingSettings(_Section):
@@ -110,6 +130,11 @@ class Config(_Section):
         if self.database.url:
             return self.database.url
         return f"sqlite+aiosqlite:///{self.storage.data_dir / 'productdemo.db'}"
+
+    @property
+    def instance_id(self) -> str:
+        """This instance's name among several sharing a database (stable across restarts)."""
+        return self.server.instance_id or f"{socket.gethostname()}:{self.server.port}"
 
     def secret_key(self) -> bytes:
         """The cookie-signing key, read from the key file when one is configured."""
@@ -151,7 +176,7 @@ def load_config(
         if not name.startswith(ENV_PREFIX) or name in _NON_SETTING_VARS:
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("_")
-        if section not in raw or not key:
+        if key not in _SETTING_NAMES.get(section, ()):
             raise ConfigError(f"environment variable {name} names no setting")
         raw[section][key] = value
     for section, values in (overrides or {}).items():
@@ -162,11 +187,16 @@ def load_config(
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
     _enforce_non_default_secrets(config)
+    _check_secret_key_file(config)
     return config
 
 
 # Variables with the prefix that configure the test/CI harness rather than the app.
 _NON_SETTING_VARS = frozenset({"PRODUCTDEMO_REQUIRE_SERVICES", "PRODUCTDEMO_TEST_TIME_SCALE"})
+# section -> its keys, so a misspelt variable is reported by its own name.
+_SETTING_NAMES: dict[str, frozenset[str]] = {
+    name: frozenset(type(getattr(Config(), name)).model_fields) for name in Config.model_fields
+}
 
 
 def _describe(exc: ValidationError) -> str:
@@ -175,6 +205,18 @@ def _describe(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in err["loc"])
         lines.append(f"[{where.replace('.', '] ', 1)}: {err['msg']}")
     return "invalid configuration: " + "; ".join(lines)
+
+
+def _check_secret_key_file(config: Config) -> None:
+    path = config.security.secret_key_file
+    if path is None:
+        return
+    try:
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"[security] secret_key_file {path} cannot be read: {exc.strerror}") from None
+    if not key:
+        raise ConfigError(f"[security] secret_key_file {path} is empty")
 
 
 def _enforce_non_default_secrets(config: Config) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 from pydantic import Field
 
-from productdemo.api.deps import CurrentSession, ServicesDep
+from productdemo.api.deps import CurrentSession, ServicesDep, set_session_cookie
 from productdemo.errors import Unauthorized
 from productdemo.realtime.endpoint import COOKIE_NAME
 from productdemo.realtime.protocol import CamelModel, CloseCode, UserPublic
@@ -40,17 +40,7 @@ async def login(
         raise
     services.throttle.succeeded(name_key)
     cookie, _ = await services.sessions.create(user)
-    sec = services.config.security
-    secure = sec.cookie_secure == "always" or (sec.cookie_secure == "auto" and request.url.scheme == "https")
-    response.set_cookie(
-        COOKIE_NAME,
-        cookie,
-        max_age=sec.session_lifetime,
-        httponly=True,
-        samesite="lax",
-        secure=secure,
-        path="/",
-    )
+    set_session_cookie(response, request, services.config, cookie)
     return UserEnvelope(user=UserPublic(id=user.id, username=user.username, role=user.role))
 
 

@@ -22,10 +22,12 @@ _BOMS = (
 # decoded strictly with the winner, so a sample that misleads fails loudly, not silently.
 _SAMPLE_SIZE = 64 * 1024
 
-# Text has few control characters; binary data that happens to decode has many.
-# Tab, line feed, vertical tab, form feed, carriage return and escape (ANSI logs) are fine.
+# Text has few control characters; binary data that happens to decode has many. Tab, line
+# feed, vertical tab, form feed, carriage return and escape (ANSI logs) don't count, and a
+# short text may hold a stray one or two.
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
-_MAX_CONTROL_SHARE = 0.01
+_MAX_CONTROLS_PER_100 = 1
+_MAX_CONTROLS_ANYWAY = 2
 
 
 class Decoded(NamedTuple):
@@ -45,13 +47,15 @@ def decode_text(data: bytes, encoding: str | None = None) -> Decoded | None:
 
     Returns:
         The text, without a leading byte-order mark, and its codec; ``None`` for binary data:
-        bytes no codec decodes, NUL characters, or more than 1% control characters.
+        bytes no codec decodes, NUL characters, or more than 1% control characters (and
+        more than 2).
     """
     decoded = _decode(data, encoding)
     if decoded is None:
         return None
     sample = decoded.text[:_SAMPLE_SIZE]
-    if "\x00" in sample or len(_CONTROL.findall(sample)) > _MAX_CONTROL_SHARE * len(sample):
+    allowed = max(_MAX_CONTROLS_ANYWAY, len(sample) * _MAX_CONTROLS_PER_100 // 100)
+    if "\x00" in sample or len(_CONTROL.findall(sample)) > allowed:
         return None
     return decoded
 

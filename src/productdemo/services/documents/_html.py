@@ -20,33 +20,37 @@ import re
 
 from productdemo.services.documents.parts import ExtractedPart, section_name, tidy_text
 
-# A start or end tag. Every branch after the name consumes at least one character and an
-# unclosed quote runs to the end of the input, as the standard says, so once the name matched
-# the match cannot fail; the possessive quantifiers forbid backtracking.
-_TAG = re.compile(
-    r"""<(/?)([A-Za-z][^\t\n\f\r />]*+)
-    (?: [^>"'=]++ | =\s*+(?:"[^"]*+"?|'[^']*+'?) | [="'] )*+
-    (?:>|\Z)""",
+# One token at a time: text, a tag, a comment, or another markup declaration. Some alternative
+# matches at every position, so parsing never stalls. In a tag, every branch after the name
+# consumes a character and an unclosed quote runs to the end of the input, as the standard says,
+# so once the name matched the tag cannot fail; possessive quantifiers forbid backtracking.
+# A "<" that starts no tag, comment or declaration (as in "a < b") is text.
+_TOKEN = re.compile(
+    r"""(?P<text> [^<]++ (?:<(?![A-Za-z!?/])[^<]*+)*+ | (?:<(?![A-Za-z!?/])[^<]*+)++ )
+    | <(?P<slash>/?)(?P<name>[A-Za-z][^\t\n\f\r />]*+)
+      (?: [^>"'=]++ | =\s*+(?:"[^"]*+"?|'[^']*+'?) | [="'] )*+
+      (?:>|\Z)
+    | (?P<comment><!--)
+    | <[!?/]""",
     re.VERBOSE,
 )
-# Text up to the next "<" that starts a tag, a comment or a declaration; a "<" that starts
-# nothing (as in "a < b") is text.
-_TEXT = re.compile(r"[^<]*+(?:<(?![A-Za-z!?/])[^<]*+)*+")
 _SPACE = re.compile(r"[ \t\n\r\f\xa0]+")
 
 _RAW_TEXT = ("script", "style", "iframe", "noembed", "noframes", "xmp", "title", "textarea")
-# Found case-insensitively from where the start tag ended.
+# Searched for case-insensitively from where the start tag ended.
 _RAW_TEXT_END = {name: re.compile(rf"</{name}(?=[\t\n\f\r />]|\Z)", re.IGNORECASE) for name in _RAW_TEXT}
 _SKIPPED = frozenset({"template", "noscript"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-_PARAGRAPH = frozenset(
-    {
-        "address", "article", "aside", "blockquote", "details", "dl", "fieldset", "figcaption",
-        "figure", "footer", "form", "header", "hr", "main", "nav", "ol", "p", "pre", "section",
-        "summary", "table", "ul",
-    }
+_TABLE = frozenset({"table", "tr", "td", "th"})
+_SPECIAL = frozenset(_RAW_TEXT) | _SKIPPED | _HEADINGS | _TABLE | {"br", "pre"}
+# The break an element makes before and after itself: a line end, or a blank line.
+_LINE_BLOCKS = ("body", "caption", "dd", "div", "dt", "html", "legend", "li", "option", "tr")
+_PARAGRAPH_BLOCKS = (
+    "address", "article", "aside", "blockquote", "details", "dl", "fieldset", "figcaption",
+    "figure", "footer", "form", "header", "hr", "main", "nav", "ol", "p", "pre", "section",
+    "summary", "table", "ul",
 )  # fmt: skip
-_LINE = frozenset({"br", "caption", "dd", "div", "dt", "legend", "li", "option", "tr", "body", "html"})
+_BREAKS = {**dict.fromkeys(_LINE_BLOCKS, 1), **dict.fromkeys(_PARAGRAPH_BLOCKS, 2)}
 
 
 def html_to_parts(source: str) -> list[ExtractedPart]:
@@ -63,30 +67,38 @@ class _Converter:
         self._section: str | None = None
         self._heading: list[str] | None = None  # the heading's text while inside one
         self._seen_heading = False
+        # Breaks wait until text follows, so that nested or adjacent blocks make one break.
+        self._pending_break = 0
         self._skip_depth = 0  # inside template or noscript
         self._pre_depth = 0
         self._cells: list[int] = []  # cells so far in the current row, per open table
 
     def feed(self, source: str) -> None:
         pos, end = 0, len(source)
+        token = _TOKEN.match
         while pos < end:
-            text = _TEXT.match(source, pos)
-            assert text is not None  # the pattern matches the empty string
-            if text.end() > pos:
-                self._text(text.group())
-                pos = text.end()
-                if pos >= end:
-                    break
-            tag = _TAG.match(source, pos)
-            if tag is not None:
-                pos = self._tag(source, tag)
-            elif source.startswith("<!--", pos):
-                # From pos + 2, so that "<!-->" closes itself, as in browsers.
-                close = source.find("-->", pos + 2)
+            found = token(source, pos)
+            assert found is not None  # some alternative matches everywhere
+            kind = found.lastgroup
+            pos = found.end()
+            if kind == "text":
+                if not self._skip_depth:
+                    self._text(found.group())
+            elif kind == "name":
+                slash, name = found.group("slash", "name")
+                name = name.lower()
+                if name in _SPECIAL or self._skip_depth:
+                    pos = self._special(source, name, bool(slash), pos)
+                # The common case, inlined because a 10 MB page can hold a million tags.
+                elif _BREAKS.get(name, 0) > self._pending_break:
+                    self._pending_break = _BREAKS[name]
+            elif kind == "comment":
+                # From the "<!" on, so that "<!-->" closes itself, as in browsers.
+                close = source.find("-->", pos - 2)
                 pos = end if close < 0 else close + 3
             else:
                 # "<!doctype ...>", "<![CDATA[...]]>", "<?...>", "</ ...>": ignored up to ">".
-                close = source.find(">", pos + 2)
+                close = source.find(">", pos)
                 pos = end if close < 0 else close + 1
 
     def finish(self) -> list[ExtractedPart]:
@@ -95,70 +107,75 @@ class _Converter:
         self._flush()
         return self._parts
 
-    def _tag(self, source: str, tag: re.Match[str]) -> int:
-        """Handle one tag; return where parsing goes on."""
-        name = tag.group(2).lower()
-        if tag.group(1):
+    def _special(self, source: str, name: str, closing: bool, pos: int) -> int:
+        """Handle a tag that does more than break lines; return where parsing goes on."""
+        if closing:
             self._end(name)
-            return tag.end()
+            return pos
         self._start(name)
         if name not in _RAW_TEXT:
-            return tag.end()
-        close = _RAW_TEXT_END[name].search(source, tag.end())
+            return pos
+        close = _RAW_TEXT_END[name].search(source, pos)
         stop = len(source) if close is None else close.start()
         if name == "title" and self._section is None and not self._seen_heading:
-            self._section = section_name(html.unescape(source[tag.end() : stop]))
+            self._section = section_name(html.unescape(source[pos:stop]))
         elif name == "textarea":
-            self._text(source[tag.end() : stop])
+            self._text(source[pos:stop])
         return stop
 
     def _start(self, name: str) -> None:
         if self._skip_depth or name in _SKIPPED:
             self._skip_depth += name in _SKIPPED
-            return
-        if name in _HEADINGS and self._heading is None:
+        elif name == "br":
+            self._emit("\n")
+        elif name in _HEADINGS and self._heading is None:
             self._flush()
             self._heading = []
-            return
-        if name == "pre":
-            self._pre_depth += 1
-        elif name == "table":
-            self._cells.append(0)
-        elif name == "tr" and self._cells:
-            self._cells[-1] = 0
-        elif name in ("td", "th") and self._cells:
-            if self._cells[-1]:
-                self._emit(" | ")
-            self._cells[-1] += 1
-        self._break(name)
+        else:
+            if name == "pre":
+                self._pre_depth += 1
+            elif name in _TABLE:
+                self._table_start(name)
+            self._pending_break = max(self._pending_break, _BREAKS.get(name, 0))
 
     def _end(self, name: str) -> None:
         if self._skip_depth:
             self._skip_depth -= name in _SKIPPED
-            return
-        if name in _HEADINGS and self._heading is not None:
+        elif name in _HEADINGS and self._heading is not None:
             self._end_heading()
-            return
-        if name == "pre" and self._pre_depth:
-            self._pre_depth -= 1
-        elif name == "table" and self._cells:
-            self._cells.pop()
-        self._break(name)
+        else:
+            if name == "pre" and self._pre_depth:
+                self._pre_depth -= 1
+            elif name == "table" and self._cells:
+                self._cells.pop()
+            self._pending_break = max(self._pending_break, _BREAKS.get(name, 0))
 
-    def _break(self, name: str) -> None:
-        if name in _PARAGRAPH:
-            self._emit("\n\n")
-        elif name in _LINE:
-            self._emit("\n")
+    def _table_start(self, name: str) -> None:
+        if name == "table":
+            self._cells.append(0)
+        elif name == "tr" and self._cells:
+            self._cells[-1] = 0
+        elif name != "tr" and self._cells:  # td or th
+            if self._cells[-1]:
+                self._emit(" | ")
+            self._cells[-1] += 1
 
     def _text(self, raw: str) -> None:
         if self._skip_depth:
             return
         text = html.unescape(raw) if "&" in raw else raw
-        self._emit(text if self._pre_depth else _SPACE.sub(" ", text))
+        if not self._pre_depth:
+            text = _SPACE.sub(" ", text)
+            if text == " " and self._pending_break:
+                return  # the white space between two blocks
+        self._emit(text)
 
     def _emit(self, piece: str) -> None:
-        (self._pieces if self._heading is None else self._heading).append(piece)
+        target = self._pieces if self._heading is None else self._heading
+        if self._pending_break:
+            target.append("\n" * self._pending_break)
+            self._pending_break = 0
+        target.append(piece)
 
     def _end_heading(self) -> None:
         assert self._heading is not None
@@ -166,10 +183,12 @@ class _Converter:
         self._heading = None
         self._seen_heading = True
         self._section = section_name(heading) or self._section
-        self._pieces = [heading, "\n\n"]
+        self._pieces = [heading]
+        self._pending_break = 2
 
     def _flush(self) -> None:
         text = tidy_text("".join(self._pieces), strip_lines=True)
         if text:
             self._parts.append(ExtractedPart(text, section=self._section))
         self._pieces = []
+        self._pending_break = 0

@@ -61,7 +61,7 @@ def open_zip(data: bytes, limits: ZipLimits = DEFAULT_ZIP_LIMITS) -> zipfile.Zip
         raise UnsafeArchive(f"the archive has more than {limits.max_members} members")
     try:
         return zipfile.ZipFile(io.BytesIO(data))
-    # Besides BadZipFile, a damaged directory also surfaces as these: bad seeks, names that are not valid UTF-8.
+    # Besides BadZipFile, a damaged directory surfaces as these: bad seeks, names not in UTF-8.
     except (OSError, EOFError, ValueError) as exc:
         raise zipfile.BadZipFile(str(exc)) from exc
 

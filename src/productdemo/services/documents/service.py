@@ -101,7 +101,7 @@ class DocumentService:
             await db.commit()
         for doc in documents:
             await self._events.to_user(owner_id, _snapshot_event(doc))
-            self.processor.submit(doc.id, owner_id)
+        self.processor.submit()
         return documents
 
     async def list(self, owner_id: int) -> list[Document]:

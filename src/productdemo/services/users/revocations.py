@@ -31,8 +31,6 @@ class SocketCloser(Protocol):
 
     def close_user(self, user_id: int, code: CloseCode, reason: str) -> int: ...
 
-    def session_hashes(self) -> list[str]: ...
-
 
 class RevocationFollower:
     def __init__(
@@ -91,10 +89,8 @@ class RevocationFollower:
             else:
                 self._sessions.forget(session_hash)
                 self._sockets.close_session(session_hash, CloseCode.SESSION_ENDED, reason)
-        for session_hash in self._sockets.session_hashes():
-            if self._sessions.is_expired(session_hash):
-                self._sockets.close_session(session_hash, CloseCode.SESSION_ENDED, "expired")
-        self._sessions.prune()
+        for session_hash in self._sessions.prune():
+            self._sockets.close_session(session_hash, CloseCode.SESSION_ENDED, "expired")
 
     async def _cleanup(self) -> None:
         await self._sessions.delete_expired()

@@ -121,7 +121,7 @@ class SessionStore:
                 return None
             self._cache[session_hash] = record
         if record.expires_at <= now:
-            self._cache.pop(session_hash, None)
+            # Left in the cache for prune(), which reports it so its sockets are closed.
             return None
         return record
 
@@ -208,11 +208,17 @@ class SessionStore:
         for key in [k for k, r in self._cache.items() if r.user_id == user_id]:
             del self._cache[key]
 
-    def prune(self) -> None:
-        """Drop expired records from the cache."""
+    def prune(self) -> list[str]:
+        """Drop expired records from the cache; returns their session hashes.
+
+        Only expiry is reported here. A session that is missing from the cache was ended
+        (logout, revocation), and whoever ended it closes its sockets with its own reason.
+        """
         now = self._clock()
-        for key in [k for k, r in self._cache.items() if r.expires_at <= now]:
+        expired = [k for k, r in self._cache.items() if r.expires_at <= now]
+        for key in expired:
             del self._cache[key]
+        return expired
 
     async def delete_expired(self) -> int:
         async with self._db() as db:
