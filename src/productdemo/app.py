@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from productdemo.api import admin, auth, documents as documents_api
+from productdemo.api import admin, auth, documents as documents_api, health
 from productdemo.api.client import client_router
 from productdemo.api.csrf import CrossSiteGuard
 from productdemo.api.deps import Services
@@ -24,6 +24,7 @@ from productdemo.realtime.connection import Principal
 from productdemo.realtime.endpoint import WebSocketEndpoint
 from productdemo.realtime.history import MemoryHistory
 from productdemo.realtime.hub import Hub
+from productdemo.realtime.metrics import RealtimeCollector
 from productdemo.realtime.router import Router, register_core
 from productdemo.services.documents import access as documents_access
 from productdemo.services.documents.files import FileStore
@@ -111,6 +112,7 @@ def create_app(config: Config) -> Application:
         throttle=LoginThrottle(config.security.login_max_failures, config.security.login_window),
         notifications=NotificationService(broker),
         events=broker,
+        broker=broker,
         hub=hub,
         documents=documents,
         search=DocumentSearch(db, engine.dialect.name),
@@ -143,6 +145,11 @@ def create_app(config: Config) -> Application:
     api.include_router(auth.router)
     api.include_router(admin.router)
     api.include_router(documents_api.router)
+    api.include_router(health.router)
+    collector = RealtimeCollector(
+        hub.metrics, lambda: len(hub.registry), lambda: broker.lag, lambda: broker.healthy
+    )
+    api.include_router(health.metrics_router(collector))
     api.include_router(client_router(config.server.client_dir))
 
     async def authenticate(token: str) -> Principal | None:

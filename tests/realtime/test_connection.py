@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 
 from productdemo.realtime.connection import Connection, Principal, State
+from productdemo.realtime.metrics import RealtimeMetrics
 from productdemo.realtime.ratelimit import TokenBucket
 from productdemo.realtime.transport import text_frame
 from tests.support import parse_frame
@@ -32,7 +33,13 @@ def _conn(max_queue: int = 8) -> tuple[Connection, SocketStandIn, list[Connectio
     socket = SocketStandIn()
     dirty: list[Connection] = []
     conn = Connection(
-        "c_test", Principal(1, "ann", "user", "h"), socket, TokenBucket(10, 10, 10), max_queue, dirty.append
+        "c_test",
+        Principal(1, "ann", "user", "h"),
+        socket,
+        TokenBucket(10, 10, 10),
+        max_queue,
+        dirty.append,
+        RealtimeMetrics(),
     )
     return conn, socket, dirty
 

@@ -26,7 +26,7 @@ def client_router(client_dir: Path) -> APIRouter:
 
     @router.get("/{path:path}")
     async def spa(path: str) -> Response:
-        if path.startswith(("api/", "ws")):
+        if path.startswith(("api/", "ws", "metrics")):
             raise HTTPException(status_code=404)
         if path:
             candidate = (root / path).resolve()

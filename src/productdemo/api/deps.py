@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from productdemo.config import Config
 from productdemo.errors import Forbidden, Unauthorized
+from productdemo.realtime.broker import Broker
 from productdemo.realtime.endpoint import COOKIE_NAME
 from productdemo.realtime.hub import Hub
 from productdemo.realtime.publisher import Publisher
@@ -32,6 +33,7 @@ class Services:
     throttle: LoginThrottle
     notifications: NotificationService
     events: Publisher
+    broker: Broker
     hub: Hub
     documents: DocumentService
     search: DocumentSearch

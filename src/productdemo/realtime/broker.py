@@ -32,6 +32,16 @@ class Broker(Publisher, HistoryStore, Protocol):
         """True when the broker is reachable (readiness)."""
         ...
 
+    @property
+    def healthy(self) -> bool:
+        """False while the broker is known to be unreachable."""
+        ...
+
+    @property
+    def lag(self) -> float:
+        """Seconds between publishing and receiving the last event from the broker."""
+        ...
+
     async def subscribe(self, stream: str) -> None:
         """Start receiving ``stream`` on this instance (first local socket needs it)."""
         ...
@@ -58,6 +68,9 @@ class MemoryBroker:
 
     async def ping(self) -> bool:
         return True
+
+    healthy = True
+    lag = 0.0
 
     async def start(self) -> None:
         return None

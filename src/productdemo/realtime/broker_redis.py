@@ -45,7 +45,7 @@ if maxlen > 0 then
   redis.call('XADD', KEYS[2], 'MAXLEN', maxlen, seq .. '-0', 't', ARGV[7], 'f', frame)
   redis.call('PEXPIRE', KEYS[2], ARGV[5])
 end
-redis.call('PUBLISH', KEYS[3], seq .. '\\31' .. ARGV[8] .. '\\31' .. frame)
+redis.call('PUBLISH', KEYS[3], seq .. '\\31' .. ARGV[8] .. '\\31' .. ARGV[7] .. '\\31' .. frame)
 return seq
 """
 
@@ -85,6 +85,7 @@ class RedisBroker:
         self._listener: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.healthy = True
+        self.lag = 0.0
 
     # --- keys -------------------------------------------------------------------------
 
@@ -160,7 +161,8 @@ class RedisBroker:
                 if message is None or message["type"] != "message":
                     continue
                 stream = message["channel"][prefix_len:].decode()
-                seq, key, frame = message["data"].split(SEPARATOR, 2)
+                seq, key, published_ms, frame = message["data"].split(SEPARATOR, 3)
+                self.lag = max(0.0, time.time() - int(published_ms) / 1000)
                 if self._deliver is not None:
                     self._deliver(stream, int(seq), frame, key.decode() or None)
                 delay = 0.1

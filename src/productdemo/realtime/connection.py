@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from productdemo.realtime.metrics import RealtimeMetrics
 from productdemo.realtime.protocol import CloseCode, skipped_frame
 from productdemo.realtime.ratelimit import TokenBucket
 from productdemo.realtime.transport import text_frame
@@ -76,6 +77,7 @@ class Connection:
         "id",
         "keyed",
         "max_queue",
+        "metrics",
         "paused",
         "pending",
         "principal",
@@ -93,6 +95,7 @@ class Connection:
         bucket: TokenBucket,
         max_queue: int,
         mark_dirty: Callable[[Connection], None],
+        metrics: RealtimeMetrics,
         debug: bool = False,
     ) -> None:
         self.id = conn_id
@@ -101,6 +104,7 @@ class Connection:
         self.bucket = bucket
         self.max_queue = max_queue
         self._mark_dirty = mark_dirty
+        self.metrics = metrics
         self._state = State.OPEN
         self.pending: list[bytes] | None = None
         # Conflation bookkeeping, used only while the transport is paused: the queue index,
@@ -176,6 +180,7 @@ class Connection:
             index, old_stream, old_seq = old
             pending[index] = b""
             self.dead += 1
+            self.metrics.conflated += 1
             skipped = self.skipped if self.skipped is not None else {}
             self.skipped = skipped
             skipped.setdefault(old_stream, []).append(old_seq)

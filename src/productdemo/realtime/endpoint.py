@@ -72,12 +72,14 @@ class WebSocketEndpoint:
         client = scope.get("client")
         if not self.origins.allows(origin, host, scope.get("scheme", "ws")):
             logger.info("upgrade refused 403: origin %r not allowed (client %s)", origin, client)
+            self.hub.metrics.refused_upgrades[403] += 1
             await _deny(send, 403, "origin not allowed")
             return
         token = read_cookie(cookie) if cookie else None
         principal = await self.authenticate(token) if token else None
         if principal is None:
             logger.info("upgrade refused 401: %s session (client %s)", "invalid" if token else "no", client)
+            self.hub.metrics.refused_upgrades[401] += 1
             await _deny(send, 401, "sign in first")
             return
         transport = scope["extensions"].get(EXTENSION)

@@ -19,6 +19,7 @@ from productdemo.errors import DomainError
 from productdemo.realtime.broker import Broker
 from productdemo.realtime.connection import Connection, Principal, Transport
 from productdemo.realtime.history import Position
+from productdemo.realtime.metrics import RealtimeMetrics
 from productdemo.realtime.presence import (
     CONNECTIONS_TOPIC,
     ConnectedUser,
@@ -48,6 +49,7 @@ class Hub:
         self.broker = broker
         self.settings = settings
         self.registry = Registry()
+        self.metrics = RealtimeMetrics()
         self._dirty: list[Connection] = []
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -61,6 +63,9 @@ class Hub:
         conns = self.registry.by_stream.get(stream)
         if not conns:
             return
+        metrics = self.metrics
+        metrics.events_published += 1
+        metrics.frames_out += len(conns)
         frame = text_frame(message)
         if conflation_key is None:
             for conn in conns:
@@ -106,7 +111,14 @@ class Hub:
         bucket = TokenBucket(s.rate_limit, s.rate_burst, s.rate_abuse_threshold)
         conn_id = "c_" + secrets.token_hex(6)
         return Connection(
-            conn_id, principal, transport, bucket, s.send_queue_max, self._mark_dirty, self.debug
+            conn_id,
+            principal,
+            transport,
+            bucket,
+            s.send_queue_max,
+            self._mark_dirty,
+            self.metrics,
+            self.debug,
         )
 
     async def register(self, conn: Connection) -> None:
@@ -133,6 +145,7 @@ class Hub:
     async def unregister(self, conn: Connection, code: int | None = None) -> None:
         """Forget a socket that has gone; unsubscribe streams no local socket needs."""
         conn.closed()
+        self.metrics.closes[code or 1006] += 1
         for stream in self.registry.remove(conn):
             await self.broker.unsubscribe(stream)
         logger.info("%s disconnected user=%s code=%s", conn.id, conn.principal.user_id, code)

@@ -107,6 +107,7 @@ class Router:
 
     async def handle_text(self, conn: Connection, text: str) -> None:
         """Rate-limit, parse, validate and dispatch one client frame."""
+        self.hub.metrics.messages_in += 1
         if not conn.bucket.take():
             if conn.bucket.abusive:
                 conn.close(CloseCode.RATE_LIMITED, "rate limit abused")
