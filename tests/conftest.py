@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
+import asyncpg
 import pytest
 
-from tests.support import LiveServer, make_config
+from tests.support import POSTGRES_URL, LiveServer, make_config
 
 REQUIRE_SERVICES = os.environ.get("PRODUCTDEMO_REQUIRE_SERVICES") == "1"
 
@@ -21,21 +20,23 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session", autouse=True)
+async def _postgres_reachable() -> None:
+    """With PRODUCTDEMO_TEST_POSTGRES_URL set, the suite needs that PostgreSQL server."""
+    if not POSTGRES_URL:
+        return
+    try:
+        conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", "") + "/postgres", timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        skip_or_fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}")
+    else:
+        await conn.close()
+
+
 @pytest.fixture(scope="module")
 async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveServer]:
     """A server with default settings, shared by the tests of one module."""
     live = LiveServer(make_config(tmp_path_factory.mktemp("srv")))
-    await live.start()
-    yield live
-    await live.stop()
-
-
-@pytest.fixture
-async def fresh_server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[LiveServer]:
-    """A server of its own for one test; ``@pytest.mark.parametrize`` can't reach it, so
-    tests that need settings use ``LiveServer(make_config(...))`` directly."""
-    overrides: dict[str, dict[str, Any]] = getattr(request, "param", {})
-    live = LiveServer(make_config(tmp_path, **overrides))
     await live.start()
     yield live
     await live.stop()

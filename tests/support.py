@@ -9,9 +9,11 @@ import asyncio
 import itertools
 import os
 import socket
+import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import orjson
 import uvicorn
@@ -23,6 +25,9 @@ from productdemo.realtime.transport import DirectWebSocketProtocol
 from productdemo.storage.database import upgrade
 
 MS = 0.001 * float(os.environ.get("PRODUCTDEMO_TEST_TIME_SCALE", "1"))
+# Set (e.g. to postgresql+asyncpg://postgres@127.0.0.1:5432) to run every server of the suite
+# on PostgreSQL, each with a database of its own, instead of SQLite.
+POSTGRES_URL = os.environ.get("PRODUCTDEMO_TEST_POSTGRES_URL", "")
 PASSWORD = "correct horse battery"
 _names = itertools.count(1)
 
@@ -30,6 +35,7 @@ _names = itertools.count(1)
 def make_config(data_dir: Path, **sections: dict[str, Any]) -> Config:
     """A config for tests: data in ``data_dir``, built-in defaults, fast heartbeats off."""
     overrides: dict[str, dict[str, Any]] = {
+        "database": {"url": f"{POSTGRES_URL}/pdtest_{uuid.uuid4().hex[:12]}" if POSTGRES_URL else ""},
         "storage": {"data_dir": str(data_dir)},
         "server": {"client_dir": str(data_dir / "no-client")},
         # Cheap password hashes: tests sign in hundreds of times.
@@ -38,6 +44,36 @@ def make_config(data_dir: Path, **sections: dict[str, Any]) -> Config:
     for section, values in sections.items():
         overrides.setdefault(section, {}).update(values)
     return load_config(Path(__file__).parent.parent / "conf" / "config.ini", environ={}, overrides=overrides)
+
+
+def _server_and_name(url: str) -> tuple[str, str]:
+    base, _, name = url.rpartition("/")
+    return base.replace("postgresql+asyncpg://", "postgresql://"), name
+
+
+async def create_database(url: str) -> None:
+    """Create the PostgreSQL database ``url`` names, if it is one and does not exist."""
+    if not url.startswith("postgresql"):
+        return
+    server, name = _server_and_name(url)
+    conn = await asyncpg.connect(f"{server}/postgres")
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def drop_database(url: str) -> None:
+    if not url.startswith("postgresql"):
+        return
+    server, name = _server_and_name(url)
+    conn = await asyncpg.connect(f"{server}/postgres")
+    try:
+        await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
+        await conn.close()
 
 
 def unique_name(prefix: str = "user") -> str:
@@ -67,6 +103,7 @@ class LiveServer:
         return self.http_url
 
     async def start(self) -> None:
+        await create_database(self.config.database_url)
         await upgrade(self.config.database_url)
         self.app = create_app(self.config)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -96,10 +133,13 @@ class LiveServer:
             await asyncio.sleep(0.01)
         raise RuntimeError("server did not start")
 
-    async def stop(self) -> None:
+    async def stop(self, keep_database: bool = False) -> None:
+        """Stop serving and drop a PostgreSQL database, unless it is kept for a restart."""
         assert self._server is not None and self._task is not None
         self._server.should_exit = True
         await self._task
+        if not keep_database:
+            await drop_database(self.config.database_url)
 
     @property
     def services(self) -> Any:

@@ -173,7 +173,7 @@ def load_config(
         raw[section].update(parser[section])
     env = os.environ if environ is None else environ
     for name, value in env.items():
-        if not name.startswith(ENV_PREFIX) or name in _NON_SETTING_VARS:
+        if not name.startswith(ENV_PREFIX) or name in _NON_SETTING_VARS or name.startswith(_TEST_PREFIX):
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("_")
         if key not in _SETTING_NAMES.get(section, ()):
@@ -192,7 +192,8 @@ def load_config(
 
 
 # Variables with the prefix that configure the test/CI harness rather than the app.
-_NON_SETTING_VARS = frozenset({"PRODUCTDEMO_REQUIRE_SERVICES", "PRODUCTDEMO_TEST_TIME_SCALE"})
+_NON_SETTING_VARS = frozenset({"PRODUCTDEMO_REQUIRE_SERVICES"})
+_TEST_PREFIX = "PRODUCTDEMO_TEST_"
 # section -> its keys, so a misspelt variable is reported by its own name.
 _SETTING_NAMES: dict[str, frozenset[str]] = {
     name: frozenset(type(getattr(Config(), name)).model_fields) for name in Config.model_fields

@@ -126,7 +126,7 @@ async def test_restart_tells_the_client_to_resync(tmp_path: Path) -> None:
         await asyncio.sleep(10 * MS)
     old_epoch = client.positions[stream][0]
     port = live.port
-    await live.stop()
+    await live.stop(keep_database=True)
     restarted = LiveServer(config)
     restarted.port = port
     await restarted.start()

@@ -27,7 +27,7 @@ async def test_unfinished_documents_are_processed_after_a_restart(tmp_path: Path
             files=[("files", (f"r{i}.pdf", sample_files.pdf(pages))) for i in range(3)],
         )
     doc_ids = [d["id"] for d in response.json()["documents"]]
-    await live.stop()
+    await live.stop(keep_database=True)
     statuses = [await _status_offline(config, d) for d in doc_ids]
     assert set(statuses) & {"queued", "processing"}
     restarted = LiveServer(config)

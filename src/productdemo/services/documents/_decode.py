@@ -75,11 +75,13 @@ def _decode(data: bytes, encoding: str | None) -> Decoded | None:
     # everything else in them look binary, and they are rare without the mark.
     if b"\x00" in data[:_SAMPLE_SIZE]:
         return None
-    guess = _detect(_sample(data))
-    if guess is not None:
-        decoded = _strict(data, guess)
-        if decoded is not None:
-            return decoded
+    sample = _sample(data)
+    guess = _detect(sample)
+    if guess is None:
+        return None
+    decoded = _strict(data, guess)
+    if decoded is not None or len(sample) == len(data):
+        return decoded
     # The sample misled (a byte later on is invalid in the guessed code page): look at all of it.
     guess = _detect(data)
     return None if guess is None else _strict(data, guess)

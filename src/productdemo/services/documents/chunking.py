@@ -3,7 +3,7 @@
 A chunk never crosses a part, so its page and section are exact. Each chunk ends at the best
 break in the second half of its window, trying in order: a blank line, a line end, a sentence
 end, a space; only text with none of these is cut mid-word. The next chunk starts up to
-``overlap`` characters before the previous one ended, at the start of a word if there is one.
+``overlap`` characters before the previous one ended, at the start of a word.
 """
 
 from __future__ import annotations
@@ -110,15 +110,19 @@ def _break_before(text: str, low: int, limit: int) -> int:
 
 
 def _word_start(text: str, pos: int, end: int) -> int:
-    """``pos`` if a word starts there, else the end of the word it is in.
+    """``pos`` if a word starts there, else the next word start before ``end``, else see below.
 
-    Text without white space up to ``end`` (CJK, a long URL) has no word to align to, so the
-    overlap then starts at ``pos``, mid-run, rather than being lost.
+    When ``[pos, end)`` lies inside one run without white space: if the run goes on past
+    ``end`` the chunk was cut mid-run (text without spaces, such as CJK), so the overlap starts
+    at ``pos``, mid-run, rather than being lost; otherwise the run is the chunk's last word,
+    and the next chunk starts after it, at ``end``, rather than mid-word.
     """
     if text[pos - 1].isspace() or text[pos].isspace():
         return pos
     space = _SPACE.search(text, pos, end)
-    return pos if space is None else space.start()
+    if space is not None:
+        return space.start()
+    return end if text[end].isspace() else pos
 
 
 def _skip_space(text: str, pos: int) -> int:

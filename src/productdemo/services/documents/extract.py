@@ -48,6 +48,7 @@ def extract(
         EncryptedDocument: the PDF is password-protected.
         NoTextFound: there is no text to extract.
         UnsafeArchive: a docx whose zip would unpack beyond ``zip_limits``.
+        ValueError: ``kind`` is not one of :class:`DocumentKind`'s values.
     """
     kind = DocumentKind(kind)
     if kind is DocumentKind.PDF:

@@ -12,6 +12,10 @@ ProgressCallback = Callable[[int, int], None]
 # A heading can hold a whole document when its end tag is missing; a section name stays short.
 MAX_SECTION_LENGTH = 200
 
+_BLANK_LINES = re.compile(r"\n{3,}")
+_PAGE_BREAKS = re.compile(r"[\v\f]")  # vertical tab, form feed
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # C0 and C1, except \t \n \v \f \r
+
 
 @dataclass(frozen=True, slots=True)
 class ExtractedPart:
@@ -38,11 +42,6 @@ def section_name(text: str) -> str | None:
     if len(name) > MAX_SECTION_LENGTH:
         name = name[: MAX_SECTION_LENGTH - 1] + "…"
     return name or None
-
-
-_BLANK_LINES = re.compile(r"\n{3,}")
-_PAGE_BREAKS = re.compile(r"[\v\f]")  # vertical tab, form feed
-_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # C0 and C1, except \t \n \v \f \r
 
 
 def tidy_text(text: str, *, strip_lines: bool = False) -> str:
