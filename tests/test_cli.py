@@ -139,7 +139,8 @@ async def served(env: dict[str, str], data_dir: Path) -> AsyncIterator[Served]:
 @pytest.fixture(scope="module")
 async def users(served: Served) -> AsyncIterator[UserService]:
     """The accounts service on the served database (after serve made admin), to set up users quickly."""
-    config = make_config(served.data_dir)
+    # The served process runs on SQLite in its data dir, whatever database the suite uses.
+    config = make_config(served.data_dir, database={"url": ""})
     engine = create_engine(config.database_url)
     db = create_session_factory(engine)
     yield UserService(db, SessionStore(db, config.secret_key(), 1), Passwords(time_cost=1, memory_kib=1024))

@@ -28,10 +28,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const [status, setStatus] = useState<AuthStatus>("loading");
   const [user, setUser] = useState<UserPublic | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  // Our own logout closes this tab's socket with 4401 too, maybe before the response arrives.
-  const signingOut = useRef(false);
+  // Set by this tab's own sign-out until someone signs in again: the server closes this tab's
+  // socket with 4401 too, before or after the logout response arrives, and that is no news.
+  const signedOutHere = useRef(false);
 
   const adopt = useCallback((next: UserPublic | null) => {
+    if (next) signedOutHere.current = false;
     setUser(next);
     setStatus(next ? "signed_in" : "signed_out");
   }, []);
@@ -59,11 +61,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   );
 
   const signOut = useCallback(async () => {
-    signingOut.current = true;
+    signedOutHere.current = true;
     try {
       await api.logout();
     } finally {
-      signingOut.current = false;
       setNotice(null);
       adopt(null);
     }
@@ -71,7 +72,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const endSession = useCallback(
     (why: string) => {
-      setNotice(signingOut.current ? null : why);
+      setNotice(signedOutHere.current ? null : why);
       adopt(null);
     },
     [adopt],

@@ -3,7 +3,7 @@
  * from the server's OpenAPI schema.
  */
 
-import type { UserPublic } from "../realtime/protocol.gen";
+import type { DocumentStatusUpdatePayload, UserPublic } from "../realtime/protocol.gen";
 
 /** A user's number of open sockets. */
 export interface UserConnections {
@@ -30,12 +30,15 @@ export class ApiError extends Error {
   readonly status: number;
   /** Seconds to wait, from `Retry-After` (429). */
   readonly retryAfter: number | null;
+  /** The server's machine-readable `code` (`too_large`, `unsupported_media`), when it sent one. */
+  readonly code: string | null;
 
-  constructor(status: number, message: string, retryAfter: number | null = null) {
+  constructor(status: number, message: string, retryAfter: number | null = null, code: string | null = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.retryAfter = retryAfter;
+    this.code = code;
   }
 }
 
@@ -56,10 +59,18 @@ export function describeDetail(body: unknown, fallback: string): string {
   return fallback;
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+/** The `code` of an error body (`{"detail": ..., "code": "too_large"}`), if it has one. */
+export function codeOf(body: unknown): string | null {
+  if (typeof body !== "object" || body === null || !("code" in body)) return null;
+  const { code } = body as { code: unknown };
+  return typeof code === "string" ? code : null;
+}
+
+async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const response = await fetch(path, {
     method,
     credentials: "same-origin",
+    signal,
     headers:
       body === undefined
         ? { Accept: "application/json" }
@@ -80,6 +91,7 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
       response.status,
       describeDetail(data, `${response.status} ${response.statusText}`.trim()),
       Number.isFinite(retryAfter) ? retryAfter : null,
+      codeOf(data),
     );
   }
   return data as T;
@@ -107,13 +119,173 @@ export async function currentUser(): Promise<UserPublic | null> {
   }
 }
 
-/** `POST /api/admin/broadcast`: returns how many sockets it reached. */
-export async function broadcast(announcement: BroadcastCreate): Promise<number> {
-  const data = await call<{ delivered: number }>("POST", "/api/admin/broadcast", announcement);
-  return data.delivered;
+/**
+ * The answer to `POST /api/admin/broadcast`: the announcement was published. No count of the
+ * sockets reached: with several instances, those are on other servers.
+ */
+export interface BroadcastResult {
+  sent: boolean;
+}
+
+/** `POST /api/admin/broadcast`. */
+export async function broadcast(announcement: BroadcastCreate): Promise<BroadcastResult> {
+  return call<BroadcastResult>("POST", "/api/admin/broadcast", announcement);
 }
 
 /** `GET /api/admin/connections`. */
 export function fetchConnections(): Promise<ConnectionsPublic> {
   return call<ConnectionsPublic>("GET", "/api/admin/connections");
+}
+
+// --- documents ------------------------------------------------------------------------
+
+/** A document's processing status (`document_status_update`'s `status`). */
+export type DocumentStatus = DocumentStatusUpdatePayload["status"];
+
+/** The step processing is at (`document_status_update`'s `stage`). */
+export type DocumentStage = DocumentStatusUpdatePayload["stage"];
+
+/** The kinds of file the server accepts. */
+export type DocumentKind = "pdf" | "docx" | "html" | "md" | "txt";
+
+/** One uploaded document, as `GET /api/documents/{id}` returns it. */
+export interface DocumentPublic {
+  id: string;
+  filename: string;
+  kind: DocumentKind;
+  /** Bytes. */
+  size: number;
+  status: DocumentStatus;
+  stage: DocumentStage;
+  /** 0 to 100; never goes backwards. */
+  progress: number;
+  message: string;
+  /** Why processing failed, once `status` is `failed`. */
+  error: string | null;
+  chunkCount: number;
+  /** ISO 8601. */
+  createdAt: string;
+  /** ISO 8601. */
+  updatedAt: string;
+}
+
+/** `GET /api/documents` and `POST /api/documents`: newest first. */
+export interface DocumentsPublic {
+  documents: DocumentPublic[];
+}
+
+/** One passage that matched a search. */
+export interface SearchResult {
+  documentId: string;
+  filename: string;
+  chunkIndex: number;
+  page: number | null;
+  section: string | null;
+  /** Plain text, never HTML. */
+  snippet: string;
+  /** `[start, end)` character offsets into `snippet` of the matched terms. */
+  highlights: Array<[number, number]>;
+  score: number;
+}
+
+/** `GET /api/documents/search`. */
+export interface SearchResults {
+  results: SearchResult[];
+}
+
+/** The file extensions `POST /api/documents` accepts, for the file picker's `accept`. */
+export const DOCUMENT_EXTENSIONS = [".txt", ".md", ".html", ".pdf", ".docx"] as const;
+
+/** `GET /api/documents`: the signed-in user's documents, newest first. */
+export async function listDocuments(): Promise<DocumentPublic[]> {
+  const data = await call<DocumentsPublic>("GET", "/api/documents");
+  return data.documents;
+}
+
+/** `GET /api/documents/{id}` (404 for another user's document). */
+export function getDocument(id: string): Promise<DocumentPublic> {
+  return call<DocumentPublic>("GET", `/api/documents/${encodeURIComponent(id)}`);
+}
+
+/** `DELETE /api/documents/{id}`. */
+export async function deleteDocument(id: string): Promise<void> {
+  await call<void>("DELETE", `/api/documents/${encodeURIComponent(id)}`);
+}
+
+/** Where the original file of document `id` is downloaded from. */
+export function documentFileUrl(id: string): string {
+  return `/api/documents/${encodeURIComponent(id)}/file`;
+}
+
+/** `GET /api/documents/search?q=...`: passages of the user's documents, best first. */
+export async function searchDocuments(query: string, signal?: AbortSignal): Promise<SearchResult[]> {
+  const data = await call<SearchResults>(
+    "GET",
+    `/api/documents/search?q=${encodeURIComponent(query)}`,
+    undefined,
+    signal,
+  );
+  return data.results;
+}
+
+/** How far an upload has got, in bytes. */
+export interface UploadProgress {
+  loaded: number;
+  /** null when the browser cannot tell (no `Content-Length`). */
+  total: number | null;
+}
+
+/**
+ * `POST /api/documents` with `files` as multipart parts named `files`.
+ *
+ * Sent with XMLHttpRequest rather than fetch, because only XHR reports upload progress. The
+ * server takes all the files or none: a 413 (`too_large`) or 415 (`unsupported_media`) names the
+ * file that was refused and rejects with an {@link ApiError} carrying that `code`.
+ */
+export function uploadDocuments(
+  files: readonly File[],
+  { onProgress, signal }: { onProgress?: (progress: UploadProgress) => void; signal?: AbortSignal } = {},
+): Promise<DocumentPublic[]> {
+  return new Promise((resolve, reject) => {
+    const body = new FormData();
+    for (const file of files) body.append("files", file, file.name);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/documents");
+    xhr.withCredentials = true;
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.onprogress = (event) => {
+      onProgress?.({ loaded: event.loaded, total: event.lengthComputable ? event.total : null });
+    };
+    xhr.onload = () => {
+      let data: unknown = null;
+      try {
+        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+      } catch {
+        data = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        resolve((data as DocumentsPublic | null)?.documents ?? []);
+        return;
+      }
+      const retryAfter = Number.parseInt(xhr.getResponseHeader("Retry-After") ?? "", 10);
+      reject(
+        new ApiError(
+          xhr.status,
+          describeDetail(data, `${xhr.status} ${xhr.statusText}`.trim()),
+          Number.isFinite(retryAfter) ? retryAfter : null,
+          codeOf(data),
+        ),
+      );
+    };
+    xhr.onerror = () => reject(new ApiError(0, "The upload failed: the server could not be reached."));
+    xhr.onabort = () => reject(new DOMException("The upload was cancelled.", "AbortError"));
+    if (signal) {
+      if (signal.aborted) {
+        reject(new DOMException("The upload was cancelled.", "AbortError"));
+        return;
+      }
+      signal.addEventListener("abort", () => xhr.abort(), { once: true });
+    }
+    xhr.send(body);
+  });
 }

@@ -55,7 +55,7 @@ describe("AdminPage", () => {
 
   it("sends an announcement to one user through POST /api/admin/broadcast", async () => {
     const fetchMock = vi.fn(
-      async () => new Response(JSON.stringify({ delivered: 2 }), { headers: { "Content-Type": "application/json" } }),
+      async () => new Response(JSON.stringify({ sent: true }), { headers: { "Content-Type": "application/json" } }),
     );
     vi.stubGlobal("fetch", fetchMock);
     renderWithProviders(<AdminPage />);
@@ -72,7 +72,7 @@ describe("AdminPage", () => {
     expect(init.method).toBe("POST");
     expect(new Headers(init.headers).get("Content-Type")).toBe("application/json");
     expect(JSON.parse(String(init.body))).toEqual({ message: "Hello <b>all</b>", level: "info", userId: 3 });
-    expect(screen.getByTestId("announce-result")).toHaveTextContent("Delivered to 2 connections.");
+    expect(screen.getByTestId("announce-result")).toHaveTextContent("Announcement sent to alice.");
   });
 
   it("shows the server's validation error", async () => {

@@ -125,4 +125,21 @@ describe("sign-in", () => {
     expect(screen.queryByTestId("session-notice")).toBeNull();
     expect(screen.queryByTestId("connection-state")).toBeNull();
   });
+
+  it("signs out without a notice when the socket closes after the server answered", async () => {
+    fakeServer({
+      "GET /api/auth/me": [{ status: 200, body: { user: admin } }],
+      "POST /api/auth/logout": [{ status: 204 }],
+    });
+    await renderApp("/documents");
+    act(() => FakeWebSocket.last.accept());
+    const socket = FakeWebSocket.last;
+    await act(async () => {
+      fireEvent.click(screen.getByRole("button", { name: "Sign out" }));
+      await new Promise((resolve) => setTimeout(resolve, 0)); // the logout answer is in, not yet rendered
+      socket.serverClose(4401);
+    });
+    expect(screen.getByRole("button", { name: "Sign in" })).toBeInTheDocument();
+    expect(screen.queryByTestId("session-notice")).toBeNull();
+  });
 });

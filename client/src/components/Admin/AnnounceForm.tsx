@@ -16,12 +16,15 @@ export function AnnounceForm({ users }: { users: UserConnections[] }) {
     setResult(null);
     setError(null);
     try {
-      const delivered = await broadcast({
+      await broadcast({
         message,
         level,
         ...(target ? { userId: Number(target) } : {}),
       });
-      setResult(`Delivered to ${delivered} ${delivered === 1 ? "connection" : "connections"}.`);
+      const recipient = target
+        ? (users.find((u) => String(u.userId) === target)?.username ?? `user ${target}`)
+        : "everyone";
+      setResult(`Announcement sent to ${recipient}.`);
       setMessage("");
     } catch (caught) {
       if (caught instanceof ApiError && caught.status === 403) setError("Only administrators can send announcements.");
