@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from productdemo.realtime.protocol import HelloFrame
 from tests.support import MS, PASSWORD, LiveServer, make_config, recv_json, recv_type, send_json
 
 
@@ -108,6 +109,7 @@ async def test_hello_frame(server: LiveServer) -> None:
     assert isinstance(payload["serverTime"], int)
     assert set(payload["streams"]) == {f"user:{user_id}", "all"}
     assert set(payload["streams"]["all"]) == {"epoch", "seq"}
+    HelloFrame.model_validate(hello)
 
 
 async def test_other_paths_are_not_websockets(server: LiveServer) -> None:

@@ -33,6 +33,11 @@ class Broker(Publisher, HistoryStore, Protocol):
         ...
 
     @property
+    def shared(self) -> bool:
+        """True when events published here also reach other instances."""
+        ...
+
+    @property
     def healthy(self) -> bool:
         """False while the broker is known to be unreachable."""
         ...
@@ -69,6 +74,7 @@ class MemoryBroker:
     async def ping(self) -> bool:
         return True
 
+    shared = False
     healthy = True
     lag = 0.0
 

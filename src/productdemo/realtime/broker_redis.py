@@ -69,6 +69,8 @@ class BrokerUnavailable(DomainError):
 
 
 class RedisBroker:
+    shared = True
+
     def __init__(self, url: str, prefix: str, history_size: int, history_ttl: float) -> None:
         self._redis = aioredis.from_url(
             url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=10

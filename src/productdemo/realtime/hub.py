@@ -14,6 +14,8 @@ import secrets
 import time
 from collections.abc import Iterable
 
+import orjson
+
 from productdemo.config import RealtimeSettings
 from productdemo.errors import DomainError
 from productdemo.realtime.broker import Broker
@@ -27,13 +29,10 @@ from productdemo.realtime.presence import (
     ConnectionsPublic,
 )
 from productdemo.realtime.protocol import (
+    PROTOCOL_VERSION,
     CloseCode,
-    HelloFrame,
-    HelloPayload,
     ResyncPayload,
     ResyncRequiredFrame,
-    StreamPosition,
-    UserPublic,
     encode,
 )
 from productdemo.realtime.publisher import ALL_STREAM, topic_stream, user_stream
@@ -129,16 +128,19 @@ class Hub:
         for stream in streams:
             await self._join(conn, stream)
         positions = {s: await self.broker.position(s) for s in streams}
-        hello = HelloFrame(
-            payload=HelloPayload(
-                connection_id=conn.id,
-                user=UserPublic(id=p.user_id, username=p.username, role=p.role),
-                heartbeat_interval=self.settings.heartbeat_interval,
-                server_time=time.time_ns() // 1_000_000,
-                streams={s: StreamPosition(epoch=pos.epoch, seq=pos.seq) for s, pos in positions.items()},
-            )
-        )
-        conn.send(encode(hello))
+        # Built as a dict, not through the HelloFrame model: this runs once per upgrade.
+        hello = {
+            "type": "hello",
+            "payload": {
+                "connectionId": conn.id,
+                "user": {"id": p.user_id, "username": p.username, "role": p.role},
+                "protocol": PROTOCOL_VERSION,
+                "heartbeatInterval": self.settings.heartbeat_interval,
+                "serverTime": time.time_ns() // 1_000_000,
+                "streams": {s: {"epoch": pos.epoch, "seq": pos.seq} for s, pos in positions.items()},
+            },
+        }
+        conn.send(orjson.dumps(hello))
         logger.info("%s connected user=%s", conn.id, p.user_id)
         await self._announce(p)
 
@@ -152,6 +154,8 @@ class Hub:
         await self._announce(conn.principal)
 
     async def _announce(self, p: Principal) -> None:
+        if not self.broker.shared and topic_stream(CONNECTIONS_TOPIC) not in self.registry.by_stream:
+            return  # nobody here follows presence, and no other instance can
         count = len(self.registry.by_user.get(p.user_id, ()))
         event = ConnectionsChanged(user_id=p.user_id, username=p.username, connections=count)
         try:

@@ -66,6 +66,7 @@ class SessionStore:
         self._clock = clock
         self._cache: dict[str, SessionRecord] = {}
         self._writes: set[asyncio.Task[None]] = set()
+        self._loading: dict[str, asyncio.Future[SessionRecord | None]] = {}
         # Persist a slid expiry only when it moved this far, so activity costs no write.
         self._persist_step = min(60.0, lifetime / 10)
 
@@ -126,18 +127,46 @@ class SessionStore:
         return record
 
     async def _load(self, session_hash: str) -> SessionRecord | None:
-        async with self._db() as db:
-            row = (
-                await db.execute(
-                    select(Session.expires_at, User.id, User.username, User.role)
-                    .join(User, User.id == Session.user_id)
-                    .where(Session.id_hash == session_hash, User.disabled.is_(False))
-                )
-            ).first()
-        if row is None:
-            return None
-        expires = _ts(row[0])
-        return SessionRecord(session_hash, row[1], row[2], row[3], expires, expires)
+        """Load one session, batched: every miss of one event-loop tick shares one query.
+
+        A reconnect storm (every tab of every user after a restart) then costs a few
+        queries instead of one database round trip per socket.
+        """
+        future = self._loading.get(session_hash)
+        if future is None:
+            future = self._loading[session_hash] = asyncio.get_running_loop().create_future()
+            if len(self._loading) == 1:
+                asyncio.get_running_loop().call_soon(self._start_batch)
+        return await asyncio.shield(future)
+
+    def _start_batch(self) -> None:
+        batch, self._loading = self._loading, {}
+        task = asyncio.get_running_loop().create_task(self._load_batch(batch))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _load_batch(self, batch: dict[str, asyncio.Future[SessionRecord | None]]) -> None:
+        try:
+            async with self._db() as db:
+                rows = (
+                    await db.execute(
+                        select(Session.id_hash, Session.expires_at, User.id, User.username, User.role)
+                        .join(User, User.id == Session.user_id)
+                        .where(Session.id_hash.in_(list(batch)), User.disabled.is_(False))
+                    )
+                ).all()
+        except Exception as exc:
+            for future in batch.values():
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        found = {}
+        for session_hash, expires_at, user_id, username, role in rows:
+            expires = _ts(expires_at)
+            found[session_hash] = SessionRecord(session_hash, user_id, username, role, expires, expires)
+        for session_hash, future in batch.items():
+            if not future.done():
+                future.set_result(found.get(session_hash))
 
     def touch(self, record: SessionRecord) -> bool:
         """Slide the expiry (activity); written to the database at most every ``_persist_step``.
