@@ -121,6 +121,7 @@ def create_app(config: Config) -> Application:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await broker.start()
+        await sessions.preload()
         await follower.start()
         await processor.start()
         try:

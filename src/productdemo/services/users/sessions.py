@@ -26,6 +26,9 @@ from productdemo.storage.models import Revocation, Session, User
 
 logger = logging.getLogger(__name__)
 
+# Sessions cached at start-up; beyond this, sessions are loaded on first use (batched).
+PRELOAD_LIMIT = 100_000
+
 
 @dataclass(slots=True)
 class SessionRecord:
@@ -167,6 +170,27 @@ class SessionStore:
         for session_hash, future in batch.items():
             if not future.done():
                 future.set_result(found.get(session_hash))
+
+    async def preload(self, limit: int = PRELOAD_LIMIT) -> int:
+        """Cache the newest live sessions (start-up): after a restart every open tab
+        reconnects at once, and each upgrade should then cost a dict lookup, not a query."""
+        now = self._clock()
+        async with self._db() as db:
+            rows = (
+                await db.execute(
+                    select(Session.id_hash, Session.expires_at, User.id, User.username, User.role)
+                    .join(User, User.id == Session.user_id)
+                    .where(Session.expires_at > _dt(now), User.disabled.is_(False))
+                    .order_by(Session.expires_at.desc())
+                    .limit(limit)
+                )
+            ).all()
+        for session_hash, expires_at, user_id, username, role in rows:
+            expires = _ts(expires_at)
+            self._cache.setdefault(
+                session_hash, SessionRecord(session_hash, user_id, username, role, expires, expires)
+            )
+        return len(rows)
 
     def touch(self, record: SessionRecord) -> bool:
         """Slide the expiry (activity); written to the database at most every ``_persist_step``.
