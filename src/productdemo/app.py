@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -143,6 +144,7 @@ def create_app(config: Config) -> Application:
     )
     api.state.services = services
     api.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
+    api.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     api.include_router(auth.router)
     api.include_router(admin.router)
     api.include_router(documents_api.router)
@@ -166,6 +168,15 @@ def create_app(config: Config) -> Application:
         hub, router, authenticate, on_activity, OriginPolicy(config.security.allowed_origins)
     )
     return Application(api, endpoint, services)
+
+
+async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    # One shape for every client error: a readable message naming the fields, and a code.
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"] if p != "body")
+        parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
+    return JSONResponse({"detail": "; ".join(parts), "code": "bad_request"}, status_code=400)
 
 
 async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:

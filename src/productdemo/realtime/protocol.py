@@ -22,7 +22,7 @@ class CloseCode(enum.IntEnum):
     MESSAGE_TOO_BIG = 1009  # a client frame exceeded [realtime] max_message_size
     TRY_AGAIN_LATER = 1013  # a service the socket needs (the broker) is down: reconnect with back-off
     SESSION_ENDED = 4401  # logout, expiry or revocation: sign in again
-    ACCESS_WITHDRAWN = 4403  # the user lost access (e.g. disabled): do not reconnect
+    ACCESS_WITHDRAWN = 4403  # access withdrawn while the session lives on: do not reconnect
     TOO_SLOW = 4408  # the socket could not keep up: reconnect and resume from history
     RATE_LIMITED = 4429  # sustained flooding: reconnect after a longer back-off
 

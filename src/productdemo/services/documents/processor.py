@@ -21,6 +21,7 @@ import asyncio
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Update, delete, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -247,11 +248,17 @@ class DocumentProcessor:
         work = asyncio.ensure_future(
             asyncio.to_thread(extract, data, kind, encoding=doc.encoding, on_progress=on_progress)
         )
-        while not work.done():
-            await asyncio.wait({work}, timeout=self._min_interval)
-            done, total = pages
-            if total:
-                await reporter.advanced(5 + 55 * done // total, f"Extracting text (page {done} of {total})")
+        try:
+            while not work.done():
+                await asyncio.wait({work}, timeout=self._min_interval)
+                done, total = pages
+                if total:
+                    await reporter.advanced(
+                        5 + 55 * done // total, f"Extracting text (page {done} of {total})"
+                    )
+        finally:
+            # Cancelled (deleted): the thread stops at its next page with _Cancelled; collect it.
+            work.add_done_callback(_collect)
         parts = work.result()
         await reporter.stage_changed("chunking", 60, "Splitting into chunks")
         chunks = await asyncio.to_thread(chunk_parts, parts)
@@ -284,6 +291,11 @@ class DocumentProcessor:
             await db.commit()
         noun = "chunk" if len(chunks) == 1 else "chunks"
         await reporter.stage_changed("completed", 100, f"Ready: {len(chunks)} {noun} indexed")
+
+
+def _collect(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def update_row(doc_id: str) -> Update:
