@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 
-from tests.support import POSTGRES_URL, LiveServer, make_config
+from tests.support import POSTGRES_URL, LiveServer, StartServer, make_config
 
 REQUIRE_SERVICES = os.environ.get("PRODUCTDEMO_REQUIRE_SERVICES") == "1"
 
@@ -40,3 +42,19 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Live
     await live.start()
     yield live
     await live.stop()
+
+
+@pytest.fixture
+async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
+    """Start servers with special settings (``security={...}``); all are stopped after the test."""
+    started: list[LiveServer] = []
+
+    async def start(**sections: dict[str, Any]) -> LiveServer:
+        live = LiveServer(make_config(tmp_path / f"srv{len(started)}", **sections))
+        await live.start()
+        started.append(live)
+        return live
+
+    yield start
+    for live in started:
+        await live.stop()

@@ -10,6 +10,7 @@ import itertools
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from productdemo.app import Application, create_app
 from productdemo.config import Config, load_config
-from productdemo.realtime.transport import DirectWebSocketProtocol
+from productdemo.server import uvicorn_config
 from productdemo.storage.database import upgrade
 
 MS = 0.001 * float(os.environ.get("PRODUCTDEMO_TEST_TIME_SCALE", "1"))
@@ -30,6 +31,9 @@ MS = 0.001 * float(os.environ.get("PRODUCTDEMO_TEST_TIME_SCALE", "1"))
 POSTGRES_URL = os.environ.get("PRODUCTDEMO_TEST_POSTGRES_URL", "")
 PASSWORD = "correct horse battery"
 _names = itertools.count(1)
+
+
+StartServer = Callable[..., Awaitable["LiveServer"]]
 
 
 def make_config(data_dir: Path, **sections: dict[str, Any]) -> Config:
@@ -110,19 +114,8 @@ class LiveServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.port))
         self.port = sock.getsockname()[1]
-        rt = self.config.realtime
-        uv_config = uvicorn.Config(
-            self.app,
-            ws=DirectWebSocketProtocol,
-            ws_max_size=rt.max_message_size,
-            ws_ping_interval=rt.heartbeat_interval,
-            ws_ping_timeout=rt.heartbeat_interval,
-            ws_per_message_deflate=False,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=2,
-        )
+        # The event loop is the test's own: no uvloop switch, and a short grace period.
+        uv_config = uvicorn_config(self.app, self.config, loop="none", timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(uv_config)
         self._task = asyncio.get_running_loop().create_task(self._server._serve(sockets=[sock]))
         for _ in range(500):
@@ -175,6 +168,12 @@ class LiveServer:
         if origin is not None:
             headers["Origin"] = self.origin if origin == "default" else origin
         return connect(self.ws_url, additional_headers=headers, origin=None, **kwargs)
+
+
+async def close_of(ws: ClientConnection, timeout: float = 1000 * MS) -> tuple[int | None, str | None]:
+    """Wait until the server has closed ``ws``; the close code and reason it sent."""
+    await asyncio.wait_for(ws.wait_closed(), timeout)
+    return ws.close_code, ws.close_reason
 
 
 async def recv_json(ws: ClientConnection, timeout: float = 2000 * MS) -> dict[str, Any]:

@@ -61,7 +61,7 @@ def serve(config: Config) -> None:
     import uvicorn
 
     from productdemo.app import create_app
-    from productdemo.realtime.transport import DirectWebSocketProtocol
+    from productdemo.server import uvicorn_config
 
     config.storage.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_sync(config.database_url)
@@ -71,24 +71,8 @@ def serve(config: Config) -> None:
             f"\n  Created user 'admin' with the one-time password: {password}\n"
             "  Sign in and change it: productdemo users set-password admin\n"
         )
-    rt = config.realtime
     _out(f"ProductDemo on http://{config.server.host}:{config.server.port}")
-    uvicorn.run(
-        create_app(config),
-        host=config.server.host,
-        port=config.server.port,
-        loop="uvloop",
-        http="httptools",
-        ws=DirectWebSocketProtocol,
-        ws_max_size=rt.max_message_size,
-        ws_ping_interval=rt.heartbeat_interval,
-        ws_ping_timeout=rt.heartbeat_interval,
-        ws_per_message_deflate=False,
-        log_config=None,
-        access_log=False,
-        backlog=4096,
-        timeout_graceful_shutdown=5,
-    )
+    uvicorn.Server(uvicorn_config(create_app(config), config)).run()
 
 
 def main(argv: list[str] | None = None) -> int:

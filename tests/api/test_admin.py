@@ -9,8 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import StartServer
-from tests.support import MS, LiveServer, recv_json, recv_type
+from tests.support import MS, LiveServer, StartServer, recv_json, recv_type
 
 QUIET = 300 * MS
 

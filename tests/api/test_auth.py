@@ -6,20 +6,12 @@ import asyncio
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import InvalidStatus
 
-from tests.api.conftest import StartServer
-from tests.support import MS, PASSWORD, LiveServer, recv_type, send_json
+from tests.support import MS, PASSWORD, LiveServer, StartServer, close_of, recv_type, send_json
 
 BAD_CREDENTIALS = {"detail": "wrong username or password", "code": "unauthorized"}
 SIGN_IN_FIRST = {"detail": "sign in first", "code": "unauthorized"}
-
-
-async def close_of(ws: ClientConnection, timeout: float = 1000 * MS) -> tuple[int | None, str | None]:
-    """Wait until the server has closed ``ws``; the close code and reason it sent."""
-    await asyncio.wait_for(ws.wait_closed(), timeout)
-    return ws.close_code, ws.close_reason
 
 
 def _with_cookie(server: LiveServer, cookie: str) -> httpx.AsyncClient:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from productdemo.storage.database import create_engine, create_session_factory, upgrade
-from tests.support import LiveServer, make_config
 
 
 class Clock:
@@ -39,22 +36,3 @@ async def db(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[async_se
     engine = create_engine(url)
     yield create_session_factory(engine)
     await engine.dispose()
-
-
-StartServer = Callable[..., Awaitable[LiveServer]]
-
-
-@pytest.fixture
-async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
-    """Start servers with special settings (``security={...}``); all are stopped after the test."""
-    started: list[LiveServer] = []
-
-    async def start(**sections: dict[str, Any]) -> LiveServer:
-        live = LiveServer(make_config(tmp_path / f"srv{len(started)}", **sections))
-        await live.start()
-        started.append(live)
-        return live
-
-    yield start
-    for live in started:
-        await live.stop()

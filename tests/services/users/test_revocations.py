@@ -6,21 +6,13 @@ import asyncio
 import time
 
 import pytest
-from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import InvalidStatus
 
 from productdemo.services.users.passwords import Passwords
 from productdemo.services.users.service import UserService
 from productdemo.services.users.sessions import SessionStore
 from productdemo.storage.database import create_engine, create_session_factory
-from tests.services.users.conftest import StartServer
-from tests.support import MS, LiveServer, recv_type, send_json
-
-
-async def close_of(ws: ClientConnection, timeout: float = 1000 * MS) -> tuple[int | None, str | None]:
-    """Wait until the server has closed ``ws``; the close code and reason it sent."""
-    await asyncio.wait_for(ws.wait_closed(), timeout)
-    return ws.close_code, ws.close_reason
+from tests.support import MS, LiveServer, StartServer, close_of, recv_type, send_json
 
 
 async def _upgrade_status(server: LiveServer, cookie: str) -> int:
