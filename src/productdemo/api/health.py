@@ -29,7 +29,8 @@ async def ready(services: ServicesDep) -> JSONResponse:
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"unreachable ({type(exc).__name__})"
-    checks["broker"] = "ok" if await services.broker.ping() else "unreachable"
+    reachable = services.broker.healthy and await services.broker.ping()
+    checks["broker"] = "ok" if reachable else "unreachable"
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503

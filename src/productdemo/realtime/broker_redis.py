@@ -153,12 +153,15 @@ class RedisBroker:
     async def _listen(self) -> None:
         assert self._pubsub is not None
         prefix_len = len(self._prefix) + 4
-        delay = 0.1
         while True:
             try:
-                if not self._channels or not self._pubsub.subscribed:
+                if not self._channels:
                     await asyncio.sleep(0.05)
                     continue
+                if not self._pubsub.subscribed:
+                    # Channels wanted but none held (a subscribe failed): take them again.
+                    async with self._lock:
+                        await self._pubsub.subscribe(*self._channels)
                 message = await self._pubsub.get_message(timeout=1.0)
                 if message is None or message["type"] != "message":
                     continue
@@ -167,18 +170,24 @@ class RedisBroker:
                 self.lag = max(0.0, time.time() - int(published_ms) / 1000)
                 if self._deliver is not None:
                     self._deliver(stream, int(seq), frame, key.decode() or None)
-                delay = 0.1
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
                 if self.healthy:
                     logger.error("Redis broker connection lost (%s); reconnecting", exc)
                     self.healthy = False
-                await asyncio.sleep(delay + random.uniform(0, delay))
-                delay = min(delay * 2, 5.0)
-                await self._reconnect()
+                await self._reconnect_with_backoff()
 
-    async def _reconnect(self) -> None:
+    async def _reconnect_with_backoff(self) -> None:
+        delay = 0.1
+        while True:
+            await asyncio.sleep(delay + random.uniform(0, delay))
+            delay = min(delay * 2, 5.0)
+            if await self._reconnect():
+                return
+
+    async def _reconnect(self) -> bool:
+        """A fresh pub/sub connection holding every wanted channel; True once Redis answers."""
         assert self._pubsub is not None
         try:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
@@ -189,12 +198,17 @@ class RedisBroker:
                     await self._pubsub.subscribe(*channels)
             await self._redis.ping()
         except (RedisError, OSError):
-            return
+            return False
         self.healthy = True
         logger.warning("Redis broker reconnected; %d streams may have gaps", len(channels))
         if self._on_gap is not None:
             prefix_len = len(self._prefix) + 4
-            await self._on_gap([c[prefix_len:].decode() for c in channels])
+            try:
+                await self._on_gap([c[prefix_len:].decode() for c in channels])
+            except DomainError as exc:
+                # Redis went away again; the listener notices and the next reconnect reports again.
+                logger.warning("could not tell clients to resync: %s", exc)
+        return True
 
     # --- publishing -------------------------------------------------------------------
 

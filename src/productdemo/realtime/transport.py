@@ -45,6 +45,13 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         if scope is not None:
             scope["extensions"][EXTENSION] = self
 
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body", False):
+            # A refusal (401/403) is a finished exchange; uvicorn 0.54 would otherwise log
+            # "ASGI callable returned without completing handshake" for each one.
+            self.handshake_complete = True
+
     def write(self, data: bytes) -> bool:
         """Write pre-built frames unless the close handshake has begun; True if written."""
         if self.close_sent or self.transport.is_closing():

@@ -13,7 +13,13 @@ from productdemo.storage.models import Base
 target_metadata = Base.metadata
 
 
+# Instances starting together on one PostgreSQL database take turns at migrating.
+_MIGRATION_LOCK = 7_261_664_001
+
+
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
