@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -49,7 +49,7 @@ class TsWriter:
 
     def type_of(self, node: dict[str, Any], defs: dict[str, Any]) -> str:
         if "$ref" in node:
-            name = node["$ref"].rsplit("/", 1)[-1]
+            name = str(node["$ref"]).rsplit("/", 1)[-1]
             if name not in self.decls:
                 self.decls[name] = ""
                 self.decls[name] = self.object_type(defs[name], defs)
@@ -132,7 +132,7 @@ def render_ts() -> str:
         "} as const;",
         "export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];",
         "",
-        f"export type ErrorCode = {' | '.join(_literal(c) for c in protocol.ErrorCode.__args__)};",
+        f"export type ErrorCode = {' | '.join(_literal(c) for c in get_args(protocol.ErrorCode))};",
         "",
     ]
     for name, body in w.decls.items():
@@ -211,7 +211,7 @@ def render_doc_block() -> str:
         lines += [f"#### `{event_type}`", "", (model.__doc__ or "").strip(), "", *_fields_table(model), ""]
     lines += ["### Close codes", "", "| code | name |", "|---|---|"]
     lines += [f"| {c.value} | `{c.name}` |" for c in protocol.CloseCode]
-    lines += ["", "### Error codes", "", ", ".join(f"`{c}`" for c in protocol.ErrorCode.__args__), "", END]
+    lines += ["", "### Error codes", "", ", ".join(f"`{c}`" for c in get_args(protocol.ErrorCode)), "", END]
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
