@@ -8,6 +8,7 @@ hub's ``deliver`` callback, which writes the same bytes to every local socket.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -60,12 +61,16 @@ class Broker(Publisher, HistoryStore, Protocol):
     async def close(self) -> None: ...
 
 
+PRUNE_INTERVAL = 30.0
+
+
 class MemoryBroker:
     """Everything in one process: history in memory, delivery by a direct call."""
 
     def __init__(self, history: MemoryHistory) -> None:
         self.history = history
         self._deliver: Deliver | None = None
+        self._pruner: asyncio.Task[None] | None = None
 
     def attach(self, deliver: Deliver, on_gap: OnGap | None = None) -> None:
         # One process cannot lose events between publisher and hub: no gaps to report.
@@ -79,10 +84,18 @@ class MemoryBroker:
     lag = 0.0
 
     async def start(self) -> None:
-        return None
+        self._pruner = asyncio.get_running_loop().create_task(self._prune(), name="history-pruner")
 
     async def close(self) -> None:
-        return None
+        if self._pruner is not None:
+            self._pruner.cancel()
+            await asyncio.gather(self._pruner, return_exceptions=True)
+
+    async def _prune(self) -> None:
+        # Streams nobody reads are never touched again: drop their expired frames here.
+        while True:
+            await asyncio.sleep(PRUNE_INTERVAL)
+            self.history.prune()
 
     async def subscribe(self, stream: str) -> None:
         # One process: every stream is already "received"; the hub filters by local sockets.

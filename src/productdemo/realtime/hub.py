@@ -219,12 +219,6 @@ class Hub:
         """Close every local socket of one user; returns how many."""
         return _close_all(self.registry.of_user(user_id), code, reason)
 
-    def close_all(self, code: CloseCode, reason: str) -> int:
-        return _close_all(tuple(self.registry.by_id.values()), code, reason)
-
-    def session_hashes(self) -> list[str]:
-        return list(self.registry.by_session)
-
     def connections_public(self) -> ConnectionsPublic:
         users = [
             ConnectedUser(user_id=uid, username=next(iter(conns)).principal.username, connections=len(conns))

@@ -99,10 +99,6 @@ class Router:
             raise ValueError(f"topic kind {kind!r} is already registered")
         self._topics[kind] = authorize
 
-    @property
-    def methods(self) -> list[str]:
-        return sorted(self._methods)
-
     # --- dispatch ---------------------------------------------------------------------
 
     async def handle_text(self, conn: Connection, text: str) -> None:

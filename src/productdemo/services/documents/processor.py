@@ -123,11 +123,6 @@ class DocumentProcessor:
             await self.cancel(doc_id)
         await asyncio.gather(*self._workers, return_exceptions=True)
 
-    async def idle(self) -> None:
-        """Wait until this instance processes nothing (tests)."""
-        while self._tasks:
-            await asyncio.gather(*(t for t, _ in list(self._tasks.values())), return_exceptions=True)
-
     async def _work(self) -> None:
         while True:
             try:
