@@ -79,9 +79,9 @@ async def browser(playwright: Playwright) -> AsyncIterator[Browser]:
     await chromium.close()
 
 
-def client_config(data_dir: Path) -> Config:
-    """A test config whose server serves the built client at /."""
-    return make_config(data_dir, server={"client_dir": str(CLIENT_DIR)})
+def client_config(data_dir: Path, **sections: dict[str, Any]) -> Config:
+    """A test config whose server serves the built client at /; ``sections`` override more settings."""
+    return make_config(data_dir, server={"client_dir": str(CLIENT_DIR)}, **sections)
 
 
 @pytest.fixture

@@ -264,6 +264,39 @@ describe("DocumentsPage upload", () => {
     expect(rowIds()).toEqual(["d_a", "d_b", "d_old"]);
   });
 
+  it("does not fetch the documents its own upload adds when the server's events arrive before its answer", async () => {
+    const calls = fakeServer({ "GET /api/documents": () => json({ documents: [] }) });
+    const { socket } = await renderPage();
+    pick([new File(["a"], "a.txt", { type: "text/plain" })]);
+    const xhr = FakeXhr.last as FakeXhr;
+    const update = { documentId: "d_a", status: "processing", stage: "extracting", message: "Extracting" } as const;
+    await act(async () => {
+      socket.receive(statusEvent(1, { ...update, status: "queued", stage: "queued", progress: 0 }));
+      socket.receive(statusEvent(2, { ...update, progress: 20 }));
+    });
+    expect(calls).not.toContain("GET /api/documents/d_a");
+    await act(async () => xhr.respond(201, { documents: [doc("d_a", { filename: "a.txt", kind: "txt" })] }));
+    expect(rowIds()).toEqual(["d_a"]);
+    expect(rowOf("d_a")).toHaveAttribute("data-status", "processing");
+    expect(within(rowOf("d_a")).getByRole("progressbar")).toHaveAttribute("aria-valuenow", "20");
+    expect(calls).not.toContain("GET /api/documents/d_a");
+  });
+
+  it("fetches a document an event named during its upload once the upload fails without naming it", async () => {
+    const calls = fakeServer({ "GET /api/documents": () => json({ documents: [] }) });
+    const { socket } = await renderPage();
+    pick([new File(["a"], "a.txt", { type: "text/plain" })]);
+    const xhr = FakeXhr.last as FakeXhr;
+    await act(async () =>
+      socket.receive(
+        statusEvent(1, { documentId: "d_x", status: "queued", stage: "queued", progress: 0, message: "Queued" }),
+      ),
+    );
+    expect(calls).not.toContain("GET /api/documents/d_x");
+    await act(async () => xhr.respond(500, { detail: "Internal error" }));
+    await waitFor(() => expect(calls).toContain("GET /api/documents/d_x"));
+  });
+
   it.each([
     [
       413,

@@ -6,11 +6,11 @@ import "../components/Documents/Documents.css";
 
 /** `/documents`: upload, live processing status, download, delete and search. No polling. */
 export function DocumentsPage() {
-  const { documents, loaded, error, added, removed, refresh } = useDocuments();
+  const { documents, loaded, error, added, uploading, removed, refresh } = useDocuments();
   return (
     <section aria-labelledby="documents-title" className="documents">
       <h1 id="documents-title">Documents</h1>
-      <UploadZone onUploaded={added} />
+      <UploadZone onUploaded={added} onBusy={uploading} />
       <DocumentSearch />
       <section aria-labelledby="documents-list-title">
         <h2 id="documents-list-title">Your documents</h2>

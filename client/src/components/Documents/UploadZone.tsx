@@ -14,9 +14,16 @@ function isAbort(error: unknown): boolean {
 
 /**
  * Drop files here or pick them with the "Upload documents" button; all of them go in one
- * `POST /api/documents`, with a progress bar while the bytes are sent.
+ * `POST /api/documents`, with a progress bar while the bytes are sent. `onBusy(true)` is called
+ * when an upload starts and `onBusy(false)` when it ends (after `onUploaded`, if it succeeded).
  */
-export function UploadZone({ onUploaded }: { onUploaded: (documents: DocumentPublic[]) => void }) {
+export function UploadZone({
+  onUploaded,
+  onBusy,
+}: {
+  onUploaded: (documents: DocumentPublic[]) => void;
+  onBusy?: (busy: boolean) => void;
+}) {
   const inputId = useId();
   const [state, setState] = useState<UploadState>({ phase: "idle" });
   const [dragging, setDragging] = useState(false);
@@ -30,6 +37,7 @@ export function UploadZone({ onUploaded }: { onUploaded: (documents: DocumentPub
     if (files.length === 0 || controller.current) return;
     const current = new AbortController();
     controller.current = current;
+    onBusy?.(true);
     setState({ phase: "uploading", count: files.length, percent: 0 });
     try {
       const documents = await uploadDocuments(files, {
@@ -48,6 +56,7 @@ export function UploadZone({ onUploaded }: { onUploaded: (documents: DocumentPub
       if (controller.current === current) controller.current = null;
       // Let the same file be picked again after a failure.
       if (input.current) input.current.value = "";
+      onBusy?.(false);
     }
   };
 

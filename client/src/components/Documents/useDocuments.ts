@@ -13,6 +13,8 @@ export interface DocumentsList {
   error: string | null;
   /** Add the documents an upload created. */
   added: (documents: readonly DocumentPublic[]) => void;
+  /** An upload from this tab started (`true`) or ended, answered or not (`false`). */
+  uploading: (busy: boolean) => void;
   /** Drop a document that was deleted from this tab. */
   removed: (documentId: string) => void;
   /** Read `GET /api/documents` again (the "Try again" after a failed load). */
@@ -31,13 +33,16 @@ function messageOf(caught: unknown): string {
  * first opens, because events sent before the first `hello` are not replayed. Between those,
  * `document_status_update` and `document_deleted` events (every one of them, via
  * {@link useWebSocketEvent}) drive {@link documentsReducer}. An event for an unknown id (an
- * upload from another tab) fetches `GET /api/documents/{id}`.
+ * upload from another tab) fetches `GET /api/documents/{id}`, but not while this tab's own
+ * upload is in flight: the server announces new documents before it answers the upload, and
+ * the answer brings them, so only ids still unknown after it are fetched.
  */
 export function useDocuments(): DocumentsList {
   const connection = useConnection();
   const { state: connectionState } = useConnectionStatus();
   const [state, dispatch] = useReducer(documentsReducer, initialDocumentsState);
   const [error, setError] = useState<string | null>(null);
+  const [uploads, setUploads] = useState(0);
   const mounted = useRef(true);
   const inFlight = useRef(false);
   const again = useRef(false);
@@ -94,8 +99,8 @@ export function useDocuments(): DocumentsList {
   );
 
   // Events named documents this tab has not seen: fetch each one once. Until the first snapshot
-  // arrives, it may well contain them.
-  const unknownIds = state.loaded ? selectUnknownIds(state) : [];
+  // arrives, it may well contain them; until this tab's upload answers, so may its answer.
+  const unknownIds = state.loaded && uploads === 0 ? selectUnknownIds(state) : [];
   const unknownKey = unknownIds.join(",");
   useEffect(() => {
     if (!unknownKey) return;
@@ -118,8 +123,9 @@ export function useDocuments(): DocumentsList {
   const added = useCallback((documents: readonly DocumentPublic[]) => {
     for (const document of documents) dispatch({ type: "document_loaded", document });
   }, []);
+  const uploading = useCallback((busy: boolean) => setUploads((n) => Math.max(0, n + (busy ? 1 : -1))), []);
   const removed = useCallback((documentId: string) => dispatch({ type: "document_deleted", documentId }), []);
 
   const documents = useMemo(() => selectDocuments(state), [state]);
-  return { documents, loaded: state.loaded, error, added, removed, refresh };
+  return { documents, loaded: state.loaded, error, added, uploading, removed, refresh };
 }
