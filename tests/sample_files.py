@@ -19,6 +19,17 @@ def pdf(pages: list[str]) -> bytes:
     return bytes(doc.output())
 
 
+def long_pdf(pages: int, words_per_page: int = 200) -> bytes:
+    """A PDF of ``pages`` copies of one full page: slow to extract, quick to make."""
+    page = PdfReader(io.BytesIO(pdf([" ".join(["words"] * words_per_page)]))).pages[0]
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def encrypted_pdf(text: str = "secret text") -> bytes:
     writer = PdfWriter()
     for page in PdfReader(io.BytesIO(pdf([text]))).pages:

@@ -32,6 +32,7 @@ from productdemo.services.documents.files import FileStore
 from productdemo.services.documents.processor import DocumentProcessor
 from productdemo.services.documents.search import DocumentSearch
 from productdemo.services.documents.service import DocumentService
+from productdemo.services.documents.workers import ExtractionPool
 from productdemo.services.notifications.service import NotificationService
 from productdemo.services.users import rpc as users_rpc
 from productdemo.services.users.passwords import Passwords
@@ -93,10 +94,12 @@ def create_app(config: Config) -> Application:
     follower = RevocationFollower(db, sessions, hub)
     uploads = FileStore(config.storage.data_dir / "uploads")
     docs = config.documents
+    extraction = ExtractionPool(docs.concurrency)
     processor = DocumentProcessor(
         db,
         broker,
         uploads,
+        extraction,
         docs.concurrency,
         config.instance_id,
         engine.dialect.name,
@@ -124,11 +127,13 @@ def create_app(config: Config) -> Application:
         await broker.start()
         await sessions.preload()
         await follower.start()
+        extraction.start()
         await processor.start()
         try:
             yield
         finally:
             await processor.stop()
+            extraction.close()
             await follower.stop()
             await broker.close()
             await sessions.drain()

@@ -9,10 +9,10 @@ expires; a restarted instance first releases the claims it held under its own na
 Uploads on this instance wake a worker at once; others find new work every
 ``poll_interval`` seconds.
 
-Extraction and chunking are CPU work and run in a worker thread, so the event loop keeps
-serving sockets; the thread reports pages through a shared variable the task reads every
-``min_interval`` seconds. Deleting a document cancels its task and stops the thread at
-its next page.
+Extraction is CPU work and runs in a worker process (``workers.py``), so the event loop
+keeps serving sockets; the worker reports pages, which the task publishes at most every
+``min_interval`` seconds. Deleting a document cancels its task and stops the worker at
+its next page. Chunking is quick and runs in a thread.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import asyncio
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Update, delete, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,10 +30,10 @@ from productdemo.realtime.publisher import Publisher
 from productdemo.services.documents.chunking import chunk_parts
 from productdemo.services.documents.errors import DocumentError
 from productdemo.services.documents.events import DocumentStatusUpdate
-from productdemo.services.documents.extract import extract
 from productdemo.services.documents.files import FileStore
 from productdemo.services.documents.progress import ProgressReporter
 from productdemo.services.documents.sniff import DocumentKind
+from productdemo.services.documents.workers import ExtractionPool
 from productdemo.storage.models import Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -52,16 +51,13 @@ RETURNING id, owner_id, status
 """
 
 
-class _Cancelled(Exception):
-    """Raised inside the worker thread to stop extracting a deleted document."""
-
-
 class DocumentProcessor:
     def __init__(
         self,
         db: async_sessionmaker[AsyncSession],
         events: Publisher,
         files: FileStore,
+        extraction: ExtractionPool,
         concurrency: int,
         instance_id: str,
         dialect: str,
@@ -72,6 +68,7 @@ class DocumentProcessor:
         self._db = db
         self._events = events
         self._files = files
+        self._extraction = extraction
         self._concurrency = concurrency
         self.instance_id = instance_id
         self._dialect = dialect
@@ -234,26 +231,12 @@ class DocumentProcessor:
         await reporter.stage_changed("extracting", 5, "Extracting text")
         data = await asyncio.to_thread(self._files.read, doc.sha256)
         pages = [0, 0]
-
-        def on_progress(done: int, total: int) -> None:
-            if cancel.is_set():
-                raise _Cancelled
-            pages[0], pages[1] = done, total
-
-        work = asyncio.ensure_future(
-            asyncio.to_thread(extract, data, kind, encoding=doc.encoding, on_progress=on_progress)
-        )
-        try:
-            while not work.done():
-                await asyncio.wait({work}, timeout=self._min_interval)
-                done, total = pages
-                if total:
-                    await reporter.advanced(
-                        5 + 55 * done // total, f"Extracting text (page {done} of {total})"
-                    )
-        finally:
-            # Cancelled (deleted): the thread stops at its next page with _Cancelled; collect it.
-            work.add_done_callback(_collect)
+        work = asyncio.ensure_future(self._extraction.extract(data, kind, doc.encoding, pages))
+        while not work.done():
+            await asyncio.wait({work}, timeout=self._min_interval)
+            done, total = pages
+            if total:
+                await reporter.advanced(5 + 55 * done // total, f"Extracting text (page {done} of {total})")
         parts = work.result()
         await reporter.stage_changed("chunking", 60, "Splitting into chunks")
         chunks = await asyncio.to_thread(chunk_parts, parts)
@@ -286,11 +269,6 @@ class DocumentProcessor:
             await db.commit()
         noun = "chunk" if len(chunks) == 1 else "chunks"
         await reporter.stage_changed("completed", 100, f"Ready: {len(chunks)} {noun} indexed")
-
-
-def _collect(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
 
 
 def update_row(doc_id: str) -> Update:
