@@ -15,6 +15,8 @@ Targets (``--target``):
   websockets   the shared peer ``ws_websockets.py PORT``; trigger ``POST`` on PORT+1000
                ``?mode=all|user&k=K``. Its frames carry ``"ts": <time_ns>`` taken when the
                server builds each message, so its latency starts inside the server.
+  peer         any other shared peer (e.g. ``fastapi_app.py`` on uvicorn): ``GET /ws?uid=u<i>``,
+               no cookie; used for idle and handshake only.
 
 Scenarios (``--scenario``):
   fanout     N sockets; K messages to everyone. msg/s = delivered / (last receipt - first trigger).
@@ -41,6 +43,7 @@ import uvloop
 
 time_ns = time.time_ns
 CLK = os.sysconf("SC_CLK_TCK")
+SPLIT_PID = [0]  # --split-pid: its CPU is added to --server-pid's
 CLOSE_FRAME = b"\x88\x82\x00\x00\x00\x00\x03\xe8"  # masked (zero key) close 1000
 
 
@@ -52,7 +55,8 @@ def pong(payload: bytes) -> bytes:
 def cpu_s(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK  # utime + stime, all threads
+    cpu = (int(fields[11]) + int(fields[12])) / CLK  # utime + stime, all threads
+    return cpu + (cpu_s(SPLIT_PID[0]) if SPLIT_PID[0] and pid != SPLIT_PID[0] else 0.0)
 
 
 def cpu0_busy_s() -> float:
@@ -205,11 +209,15 @@ class Driver:
                 raise SystemExit(f"{a.sessions} has {len(self.users)} sessions, -n is {a.n}")
         self.src_ips = [f"127.0.0.{j}" for j in range(1, a.src_ips + 1)]
 
+    def ws_port(self, i: int) -> int:
+        """Odd sockets go to ``--split-port`` (a second instance) when it is given."""
+        return self.a.split_port if self.a.split_port and i % 2 else self.a.port
+
     def upgrade_request(self, i: int) -> tuple[bytes, bytes]:
-        a = self.a
+        port = self.ws_port(i)
         lines = [
             "GET /ws HTTP/1.1" if self.ours else f"GET /ws?uid=u{i} HTTP/1.1",
-            f"Host: 127.0.0.1:{a.port}",
+            f"Host: 127.0.0.1:{port}",
             "Upgrade: websocket",
             "Connection: Upgrade",
             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
@@ -217,7 +225,7 @@ class Driver:
         ]
         if self.ours:
             user = self.users[i]
-            lines += [f"Cookie: connect.sid={user['cookie']}", f"Origin: {self.origin}"]
+            lines += [f"Cookie: connect.sid={user['cookie']}", f"Origin: http://127.0.0.1:{port}"]
             uid = b'"stream":"user:%d"' % user["id"]
         else:
             uid = b'"u%d"' % i
@@ -244,7 +252,7 @@ class Driver:
                                 self.st, r, o, u if check_user else b""
                             ),
                             "127.0.0.1",
-                            self.a.port,
+                            self.ws_port(i),
                             local_addr=(src, 0),
                         ),
                         self.a.handshake_timeout,
@@ -392,7 +400,12 @@ async def run(a: argparse.Namespace) -> dict[str, object]:
             if a.warmup:
                 _, ok, _ = await d.round(a.warmup)
                 res["warmup_complete"] = ok
+                res["warmup_delivered"] = len(st.lat)
                 await asyncio.sleep(0.3)
+                # Count the measured round on its own, even if warm-up frames were lost.
+                st.expect = 0
+                for c in d.clients:
+                    c.count = 0
             st.lat = array("q")
             st.wrong_user = 0
             c0, cc0, b0 = cpu_s(pid), time.process_time(), cpu0_busy_s()
@@ -434,7 +447,12 @@ async def run(a: argparse.Namespace) -> dict[str, object]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--target", choices=["productdemo", "websockets"], required=True)
+    p.add_argument(
+        "--target",
+        choices=["productdemo", "websockets", "peer"],
+        required=True,
+        help="peer: any shared peer (no trigger port needed for idle/handshake)",
+    )
     p.add_argument("--scenario", choices=["fanout", "targeted", "idle", "handshake"], required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("-n", type=int, default=1000, help="sockets")
@@ -449,7 +467,12 @@ def main() -> None:
     p.add_argument("--handshake-timeout", type=float, default=30)
     p.add_argument("--settle", type=float, default=0.5)
     p.add_argument("--idle-wait", type=float, default=3.0)
+    p.add_argument("--split-port", type=int, default=0, help="second instance: odd sockets connect here")
+    p.add_argument(
+        "--split-pid", type=int, default=0, help="second instance's pid (CPU added to the first's)"
+    )
     a = p.parse_args()
+    SPLIT_PID[0] = a.split_pid
     if a.target == "productdemo" and not a.sessions:
         p.error("--sessions is required for productdemo")
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

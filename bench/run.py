@@ -6,8 +6,11 @@ to CPU 0 (``taskset -c 0``), run ``driver.py`` pinned to CPU 1, stop the server 
 its process group, SIGKILL after 10 s). ProductDemo gets a fresh data directory under
 /tmp and its accounts and sessions from ``setup_sessions.py`` before it starts.
 
-Targets: ``websockets`` (/work/shared/bench/peers/ws_websockets.py), ``productdemo``
-(history on, the default ``history_size``), ``productdemo-nohistory`` (``history_size=0``).
+Targets: ``websockets`` (/work/shared/bench/peers/ws_websockets.py), ``fastapi-sansio``
+(/work/shared/bench/peers/fastapi_app.py on .venv-bench's uvicorn ``--ws websockets-sansio``,
+no authentication: the issue's "uvicorn's bare sansio server", run for idle and handshake),
+``productdemo`` (history on, the default ``history_size``), ``productdemo-nohistory``
+(``history_size=0``).
 
 Usage (from the repository root):
   .venv-bench/bin/python bench/run.py                      # everything, 3 repetitions
@@ -50,15 +53,39 @@ SCENARIOS: dict[str, tuple[list[str], list[str]]] = {
         ["--scenario", "fanout", "-n", "5000", "-k", "20"],
         ["websockets", "productdemo", "productdemo-nohistory"],
     ),
-    "idle10000": (["--scenario", "idle", "-n", "10000"], ["websockets", "productdemo"]),
+    "idle10000": (["--scenario", "idle", "-n", "10000"], ["websockets", "fastapi-sansio", "productdemo"]),
     "handshake5000": (
         ["--scenario", "handshake", "-n", "5000", "--concurrency", "200"],
-        ["websockets", "productdemo"],
+        ["websockets", "fastapi-sansio", "productdemo"],
     ),
     # Not part of the issue's targets; each message is one HTTP POST (userId) for ours.
     "targeted1000x5": (["--scenario", "targeted", "-n", "1000", "-k", "5"], ["websockets", "productdemo"]),
 }
 DEFAULT_SCENARIOS = ["fanout1000x100", "fanout5000x20", "idle10000", "handshake5000"]
+PEERS = ("websockets", "fastapi-sansio")
+
+
+def uvicorn_cmd(app: str, port: int, ws: str) -> list[str]:
+    """As ``uvicorn(...)`` in /work/shared/bench/run_matrix.py."""
+    return [
+        str(BENCH_PY.parent / "uvicorn"),
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--ws",
+        ws,
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--backlog",
+        "4096",
+    ]
 
 
 def raise_nofile() -> None:
@@ -94,13 +121,31 @@ def n_of(driver_args: list[str]) -> int:
     return int(driver_args[driver_args.index("-n") + 1])
 
 
-def start_server(target: str, port: int, n: int, workdir: Path) -> tuple[subprocess.Popen[bytes], list[str]]:
+def start_server(
+    target: str,
+    port: int,
+    n: int,
+    workdir: Path,
+    extra_env: dict[str, str] | None = None,
+    server_argv: list[str] | None = None,
+) -> tuple[subprocess.Popen[bytes], list[str]]:
+    """Start ``target`` on CPU 0; for ProductDemo first create ``n`` users with one session each.
+
+    ``extra_env`` adds or overrides ``PRODUCTDEMO_*`` settings and ``server_argv`` replaces
+    ``productdemo serve`` (other bench scripts use them).
+    """
     log = open(workdir / "server.log", "wb")  # closed when the server stops
-    if target == "websockets":
-        cmd = ["taskset", "-c", "0", str(BENCH_PY), str(SHARED / "peers" / "ws_websockets.py"), str(port)]
+    if target in PEERS:
+        if target == "websockets":
+            cmd = ["taskset", "-c", "0", str(BENCH_PY), str(SHARED / "peers" / "ws_websockets.py"), str(port)]
+            env = dict(os.environ)
+        else:
+            cmd = ["taskset", "-c", "0", *uvicorn_cmd("fastapi_app:app", port, "websockets-sansio")]
+            env = dict(os.environ, PYTHONPATH=str(SHARED / "peers"), ENCODE="each")
         proc = subprocess.Popen(
             cmd,
             cwd=SHARED / "peers",
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -115,6 +160,7 @@ def start_server(target: str, port: int, n: int, workdir: Path) -> tuple[subproc
     )
     if target == "productdemo-nohistory":
         env["PRODUCTDEMO_REALTIME_HISTORY_SIZE"] = "0"
+    env.update(extra_env or {})
     subprocess.run(
         [str(APP_PY), str(BENCH / "setup_sessions.py"), str(workdir), str(n), str(workdir / "sessions.json")],
         cwd=ROOT,
@@ -123,7 +169,7 @@ def start_server(target: str, port: int, n: int, workdir: Path) -> tuple[subproc
         timeout=300,
         stdout=subprocess.DEVNULL,
     )
-    cmd = ["taskset", "-c", "0", str(APP_PY.parent / "productdemo"), "serve"]
+    cmd = ["taskset", "-c", "0", *(server_argv or [str(APP_PY.parent / "productdemo"), "serve"])]
     proc = subprocess.Popen(
         cmd,
         cwd=ROOT,
@@ -157,7 +203,7 @@ def run_one(scenario: str, target: str, port: int, rep: int, timeout: float) -> 
             str(BENCH_PY),
             str(BENCH / "driver.py"),
             "--target",
-            "websockets" if target == "websockets" else "productdemo",
+            "peer" if target in PEERS else "productdemo",
             "--port",
             str(port),
             "--server-pid",
@@ -166,7 +212,7 @@ def run_one(scenario: str, target: str, port: int, rep: int, timeout: float) -> 
             str(timeout),
             *driver_args,
         ]
-        if target != "websockets":
+        if target not in PEERS:
             cmd += ["--sessions", str(workdir / "sessions.json")]
         rec["cmd"] = " ".join(cmd)
         rec["loadavg_before"] = os.getloadavg()[0]
@@ -203,6 +249,16 @@ CHECKS = [
 ]
 
 
+# The issue's handshake and idle targets, relative to bare uvicorn sansio measured in the same
+# run: (scenario, metric, label, (comparison, ratio) or None).
+SANSIO_CHECKS = [
+    ("idle10000", "kib_per_conn", "idle 10k KiB/conn", ("<=", 1.0)),
+    ("handshake5000", "conn_per_s", "upgrades/s (5k, 200 in flight)", (">=", 1.0)),
+    ("handshake5000", "server_cpu_us_per_conn", "server µs/upgrade", None),
+    ("handshake5000", "hs_p99_ms", "upgrade p99 ms", None),
+]
+
+
 def fmt(values: list[float]) -> str:
     if not values:
         return "–"
@@ -228,6 +284,22 @@ def summarize(recs: list[dict[str, object]]) -> str:
         "| metric | websockets | ProductDemo | ratio | target | met |",
         "|---|---|---|---|---|---|",
     ]
+    sansio_rows = [
+        "| metric | uvicorn sansio (bare) | ProductDemo | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for scenario, metric, label, goal in SANSIO_CHECKS:
+        base = values(recs, scenario, "fastapi-sansio", metric)
+        pd = values(recs, scenario, "productdemo", metric)
+        if not base or not pd:
+            continue
+        ratio = statistics.median(pd) / statistics.median(base)
+        met = ""
+        want = ""
+        if goal is not None:
+            want = f"{'≥' if goal[0] == '>=' else '≤'} {goal[1]}×"
+            met = "yes" if (ratio >= goal[1] if goal[0] == ">=" else ratio <= goal[1]) else "**no**"
+        sansio_rows.append(f"| {label} | {fmt(base)} | {fmt(pd)} | {ratio:.2f}× | {want} | {met} |")
     for scenario, metric, label, goal, kind in CHECKS:
         ws = values(recs, scenario, "websockets", metric)
         pd = values(recs, scenario, "productdemo", metric)
@@ -261,8 +333,16 @@ def summarize(recs: list[dict[str, object]]) -> str:
         for r in recs
         if r.get("error") or r.get("complete") is False or r.get("conn_errors")
     ]
+    if len(sansio_rows) > 2:
+        rows += ["", *sansio_rows]
     if problems:
         rows += ["", "Runs left out or with connection errors:"] + [f"- {p}" for p in problems]
+    loads = [float(r["loadavg_before"]) for r in recs if r.get("loadavg_before") is not None]  # type: ignore[arg-type]
+    if loads:
+        rows += [
+            "",
+            f"1-min load avg before each run: median {statistics.median(loads):.2f}, max {max(loads):.2f}",
+        ]
     return "\n".join(rows)
 
 
