@@ -179,36 +179,21 @@ def _fields_table(model: type[BaseModel]) -> list[str]:
     return ["| field | type | required |", "|---|---|---|", *rows]
 
 
+def _frame_section(kind: str, model: type[BaseModel], label: str = "Payload:") -> list[str]:
+    return [f"#### `{kind}`", "", (model.__doc__ or "").strip(), "", label, "", *_fields_table(model), ""]
+
+
 def render_doc_block() -> str:
     lines = [BEGIN, "", "### Client → server frames", ""]
     for model in CLIENT_FRAMES:
-        kind = model.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
-        lines += [
-            f"#### `{kind}`",
-            "",
-            (model.__doc__ or "").strip(),
-            "",
-            "Payload:",
-            "",
-            *_fields_table(model),
-            "",
-        ]
+        kind = get_args(model.model_fields["type"].annotation)[0]
+        lines += _frame_section(kind, model)
     lines += ["### Server → client control frames", ""]
     for model in CONTROL_FRAMES:
-        kind = model.model_fields["type"].default
-        lines += [
-            f"#### `{kind}`",
-            "",
-            (model.__doc__ or "").strip(),
-            "",
-            "Payload:",
-            "",
-            *_fields_table(model),
-            "",
-        ]
+        lines += _frame_section(model.model_fields["type"].default, model)
     lines += ["### Events (server → client, on a stream: carry `stream` and `seq`)", ""]
     for event_type, model in sorted(EVENT_TYPES.items()):
-        lines += [f"#### `{event_type}`", "", (model.__doc__ or "").strip(), "", *_fields_table(model), ""]
+        lines += _frame_section(event_type, model, "Payload fields:")
     lines += ["### Close codes", "", "| code | name |", "|---|---|"]
     lines += [f"| {c.value} | `{c.name}` |" for c in protocol.CloseCode]
     lines += ["", "### Error codes", "", ", ".join(f"`{c}`" for c in get_args(protocol.ErrorCode)), "", END]

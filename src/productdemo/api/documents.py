@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, Response
 from productdemo.api.deps import CurrentSession, ServicesDep
 from productdemo.errors import TooLarge
 from productdemo.realtime.protocol import CamelModel
+from productdemo.services.documents.search import SearchHit
 from productdemo.services.documents.service import MAX_FILES, Upload
 from productdemo.storage.models import Document
 
@@ -53,19 +54,8 @@ class DocumentsPublic(CamelModel):
     documents: list[DocumentPublic]
 
 
-class SearchResult(CamelModel):
-    document_id: str
-    filename: str
-    chunk_index: int
-    page: int | None
-    section: str | None
-    snippet: str
-    highlights: list[tuple[int, int]]
-    score: float
-
-
 class SearchResults(CamelModel):
-    results: list[SearchResult]
+    results: list[SearchHit]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -104,7 +94,7 @@ async def search(
 ) -> SearchResults:
     """Ranked, highlighted chunks from the caller's documents."""
     hits = await services.search.search(session.user_id, q)
-    return SearchResults(results=[SearchResult.model_validate(h, from_attributes=True) for h in hits])
+    return SearchResults(results=hits)
 
 
 @router.get("/{doc_id}")

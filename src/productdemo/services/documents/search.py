@@ -7,12 +7,12 @@ renders matches with ``<mark>`` elements and never has to trust markup from the 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from productdemo.errors import BadRequest
+from productdemo.realtime.protocol import CamelModel
 
 # Highlight markers: control characters that never occur in extracted text.
 START, STOP = "\x02", "\x03"
@@ -37,8 +37,9 @@ ORDER BY score DESC LIMIT :limit
 """)
 
 
-@dataclass(frozen=True, slots=True)
-class SearchHit:
+class SearchHit(CamelModel):
+    """One matching chunk; ``highlights`` are [start, end) offsets into ``snippet``."""
+
     document_id: str
     filename: str
     chunk_index: int
@@ -94,5 +95,16 @@ class DocumentSearch:
         hits = []
         for doc_id, filename, idx, page, section, snip, score in rows:
             snippet, ranges = split_highlights(snip)
-            hits.append(SearchHit(doc_id, filename, idx, page, section, snippet, ranges, float(score)))
+            hits.append(
+                SearchHit(
+                    document_id=doc_id,
+                    filename=filename,
+                    chunk_index=idx,
+                    page=page,
+                    section=section,
+                    snippet=snippet,
+                    highlights=ranges,
+                    score=float(score),
+                )
+            )
         return hits
