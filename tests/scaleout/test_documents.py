@@ -16,7 +16,7 @@ from tests.scaleout.cluster import Cluster, Frame, Instance, Tab, Tabs
 from tests.support import MS
 
 WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord")
-BIG_PAGES = 500
+BIG_PAGES = 1500
 
 
 @dataclass
@@ -37,7 +37,8 @@ async def nodes(cluster: Cluster) -> AsyncIterator[Nodes]:
     await cluster.create_user("dora")
     started, big = await asyncio.gather(
         cluster.start(2, PRODUCTDEMO_DOCUMENTS_CONCURRENCY="1"),
-        asyncio.to_thread(sample_files.pdf, [f"Page {n} of the long report." for n in range(BIG_PAGES)]),
+        # Full pages: extraction in a worker process must take seconds, so the kill lands midway.
+        asyncio.to_thread(sample_files.long_pdf, BIG_PAGES, 140),
     )
     a, b = started
     yield Nodes(cluster, a, b, await cluster.login(a, "dora"), big)
