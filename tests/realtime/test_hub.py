@@ -157,23 +157,19 @@ async def test_slow_reader_is_closed_with_4408_and_delays_nobody(tmp_path: Any) 
 
 
 async def _burst(live: LiveServer, fast_cookie: str) -> None:
-    if True:
-        async with live.connect(fast_cookie, max_queue=None) as fast:
-            await recv_type(fast, "hello")
-            pad = "x" * 1900
-            loop = asyncio.get_running_loop()
-            started = loop.time()
-            for n in range(3000):
-                await live.services.notifications.announce(f"{n} {pad}", "test")
-                if n % 10 == 0:
-                    await asyncio.sleep(0)  # a publisher that yields, as real services do
-            received = 0
-            while received < 3000:
-                await recv_type(fast, "notification")
-                received += 1
-            elapsed = loop.time() - started
-        assert received == 3000
-        assert elapsed < 5
+    """Publish 3,000 notifications; a reading client gets all of them within 5 s."""
+    async with live.connect(fast_cookie, max_queue=None) as fast:
+        await recv_type(fast, "hello")
+        pad = "x" * 1900
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for n in range(3000):
+            await live.services.notifications.announce(f"{n} {pad}", "test")
+            if n % 10 == 0:
+                await asyncio.sleep(0)  # a publisher that yields, as real services do
+        for _ in range(3000):
+            await recv_type(fast, "notification")
+        assert loop.time() - started < 5
 
 
 async def test_silent_peer_is_dropped_by_heartbeat(tmp_path: Any) -> None:
