@@ -92,7 +92,7 @@ def create_app(config: Config) -> Application:
     users = UserService(db, sessions, Passwords(sec.argon2_time_cost, sec.argon2_memory_kib))
     users_rpc.register(router, sessions)
     follower = RevocationFollower(db, sessions, hub)
-    uploads = FileStore(config.storage.data_dir / "uploads")
+    uploads = FileStore(db)
     docs = config.documents
     extraction = ExtractionPool(docs.concurrency)
     processor = DocumentProcessor(

@@ -188,3 +188,15 @@ async def test_too_large_upload_is_413(tmp_path: Any) -> None:
         assert response.json()["code"] == "too_large"
     finally:
         await live.stop()
+
+
+async def test_download_returns_the_original_bytes(server: LiveServer) -> None:
+    """GET /file returns exactly the uploaded bytes, as an attachment named after the file."""
+    _, cookie = await server.user_session()
+    data = "Grüße aus Köln\n".encode("latin-1")
+    doc_id = (await _upload(server, cookie, ("grüße.txt", data))).json()["documents"][0]["id"]
+    async with server.client(cookies={"connect.sid": cookie}) as http:
+        response = await http.get(f"/api/documents/{doc_id}/file")
+    assert response.status_code == 200
+    assert response.content == data
+    assert response.headers["content-disposition"] == "attachment; filename*=utf-8''gr%C3%BC%C3%9Fe.txt"

@@ -103,17 +103,14 @@ class Cluster:
     instances: list[Instance] = field(default_factory=list)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
-    @property
-    def data_dir(self) -> Path:
-        return self.root / "data"
-
     def env(self, instance_id: str, extra: dict[str, str]) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PRODUCTDEMO_")}
         env.update(
             PRODUCTDEMO_DATABASE_URL=self.database_url,
             PRODUCTDEMO_BROKER_URL=self.broker_url,
             PRODUCTDEMO_BROKER_PREFIX=self.prefix,
-            PRODUCTDEMO_STORAGE_DATA_DIR=str(self.data_dir),
+            # A data directory of its own per instance: they share only PostgreSQL and Redis.
+            PRODUCTDEMO_STORAGE_DATA_DIR=str(self.root / f"data-{instance_id}"),
             PRODUCTDEMO_SERVER_INSTANCE_ID=instance_id,
             PRODUCTDEMO_SECURITY_SECRET_KEY=self.secret,
             PRODUCTDEMO_SECURITY_ARGON2_TIME_COST="1",

@@ -84,7 +84,6 @@ async def cluster(
     """Instances come from ``await cluster.start(n)``; all are stopped after the module."""
     prefix = f"pdscale:{uuid.uuid4().hex}"
     made = Cluster(tmp_path_factory.mktemp("scaleout"), database, broker_url, prefix)
-    made.data_dir.mkdir()
     try:
         yield made
     finally:

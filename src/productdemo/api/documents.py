@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Query, Request, UploadFile, status
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 
 from productdemo.api.deps import CurrentSession, ServicesDep
 from productdemo.errors import TooLarge
@@ -104,12 +105,12 @@ async def get_document(doc_id: str, session: CurrentSession, services: ServicesD
 
 
 @router.get("/{doc_id}/file")
-async def download(doc_id: str, session: CurrentSession, services: ServicesDep) -> FileResponse:
+async def download(doc_id: str, session: CurrentSession, services: ServicesDep) -> Response:
     """The original file, as uploaded."""
     doc = await services.documents.get(session.user_id, doc_id)
-    return FileResponse(
-        services.documents.file_path(doc), filename=doc.filename, media_type="application/octet-stream"
-    )
+    data = await services.documents.original(doc)
+    disposition = f"attachment; filename*=utf-8''{quote(doc.filename)}"
+    return Response(data, media_type="application/octet-stream", headers={"Content-Disposition": disposition})
 
 
 @router.delete("/{doc_id}", status_code=status.HTTP_204_NO_CONTENT)

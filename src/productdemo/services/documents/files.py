@@ -1,39 +1,46 @@
-"""Uploaded originals on disk, stored by content hash so identical uploads share one file."""
+"""Uploaded originals in the database, stored by content hash so identical uploads share one row.
+
+In the database rather than on disk so that every instance sharing the database can
+process and serve any document: scaling out needs no shared file system.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
-from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from productdemo.errors import NotFound
+from productdemo.storage.models import Blob
 
 
 class FileStore:
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
+        self._db = db
 
-    def path(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / sha256
-
-    def save(self, data: bytes) -> str:
-        """Store ``data`` (atomically: write a temporary file, then rename); returns its SHA-256."""
+    async def save(self, data: bytes) -> str:
+        """Store ``data`` unless identical content is stored already; returns its SHA-256."""
         digest = hashlib.sha256(data).hexdigest()
-        target = self.path(digest)
-        if target.exists():
-            return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        async with self._db() as db:
+            if await db.scalar(select(Blob.sha256).where(Blob.sha256 == digest)) is not None:
+                return digest
+            db.add(Blob(sha256=digest, size=len(data), data=data))
+            try:
+                await db.commit()
+            except IntegrityError:
+                pass  # stored meanwhile by a concurrent upload of the same content
         return digest
 
-    def read(self, sha256: str) -> bytes:
-        return self.path(sha256).read_bytes()
+    async def read(self, sha256: str) -> bytes:
+        async with self._db() as db:
+            data = await db.scalar(select(Blob.data).where(Blob.sha256 == sha256))
+        if data is None:
+            raise NotFound(f"no stored file {sha256}")
+        return bytes(data)
 
-    def delete(self, sha256: str) -> None:
-        self.path(sha256).unlink(missing_ok=True)
+    async def delete(self, sha256: str) -> None:
+        async with self._db() as db:
+            await db.execute(delete(Blob).where(Blob.sha256 == sha256))
+            await db.commit()

@@ -229,7 +229,7 @@ class DocumentProcessor:
             return
         kind = DocumentKind(doc.kind)
         await reporter.stage_changed("extracting", 5, "Extracting text")
-        data = await asyncio.to_thread(self._files.read, doc.sha256)
+        data = await self._files.read(doc.sha256)
         pages = [0, 0]
         work = asyncio.ensure_future(self._extraction.extract(data, kind, doc.encoding, pages))
         while not work.done():

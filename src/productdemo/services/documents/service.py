@@ -78,7 +78,7 @@ class DocumentService:
         documents = []
         async with self._db() as db:
             for name, data, found in checked:
-                digest = await asyncio.to_thread(self._files.save, data)
+                digest = await self._files.save(data)
                 doc = Document(
                     id="d_" + secrets.token_hex(8),
                     owner_id=owner_id,
@@ -123,8 +123,9 @@ class DocumentService:
         async with self._db() as db:
             return await db.scalar(select(Document.owner_id).where(Document.id == doc_id))
 
-    def file_path(self, doc: Document) -> str:
-        return str(self._files.path(doc.sha256))
+    async def original(self, doc: Document) -> bytes:
+        """The file as uploaded."""
+        return await self._files.read(doc.sha256)
 
     async def delete(self, owner_id: int, doc_id: str) -> None:
         """Cancel processing, remove the document, its chunks and (if unshared) its file."""
@@ -135,7 +136,7 @@ class DocumentService:
             shared = await db.scalar(select(func.count()).where(Document.sha256 == doc.sha256))
             await db.commit()
         if not shared:
-            await asyncio.to_thread(self._files.delete, doc.sha256)
+            await self._files.delete(doc.sha256)
         event = DocumentDeleted(document_id=doc_id)
         await self._events.to_user(owner_id, event)
         await self._events.to_topic(f"document:{doc_id}", event)
