@@ -163,7 +163,7 @@ async def test_a_document_whose_instance_dies_is_completed_by_the_other(
             and f["payload"]["message"].startswith("Extracting text (page")
         )
 
-    await cluster.expect(owner[nodes.a.name].wait_for(midway, 10_000 * MS))
+    await cluster.expect(owner[nodes.a.name].wait_for(midway, 20_000 * MS))
     row = await db.fetchrow("SELECT status, claimed_by FROM documents WHERE id = $1", doc_id)
     assert row is not None and row["status"] == "processing", row
     victim = nodes.by_id(row["claimed_by"])
@@ -172,7 +172,7 @@ async def test_a_document_whose_instance_dies_is_completed_by_the_other(
     killed = time.monotonic()
 
     tab = owner[survivor.name]
-    done = await cluster.expect(tab.wait_for(is_final(doc_id), 20_000 * MS))
+    done = await cluster.expect(tab.wait_for(is_final(doc_id), 40_000 * MS))
     elapsed = time.monotonic() - killed
     assert done["payload"]["message"] == f"Ready: {BIG_PAGES} chunks indexed"
     after_kill = [u for u in updates(tab, doc_id) if u["message"] == "Resumed after an interruption"]
@@ -184,5 +184,6 @@ async def test_a_document_whose_instance_dies_is_completed_by_the_other(
     assert (await chunk_counts(db))[doc_id] == (BIG_PAGES, BIG_PAGES)
     row = await db.fetchrow("SELECT claimed_by, lease_until FROM documents WHERE id = $1", doc_id)
     assert row is not None and (row["claimed_by"], row["lease_until"]) == (None, None)
-    # Lease (2 s) + poll (0.2 s) + processing again; generous for a loaded machine.
-    assert elapsed < 20, elapsed
+    # Lease (2 s) + poll (0.2 s) + a cold worker pool + processing again: about 5-8 s here;
+    # generous for a loaded CI machine.
+    assert elapsed < 40, elapsed
