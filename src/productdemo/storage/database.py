@@ -8,7 +8,6 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -53,6 +52,3 @@ def upgrade_sync(url: str) -> None:
 async def upgrade(url: str) -> None:
     """Apply every pending migration from async code, in a worker thread."""
     await asyncio.to_thread(upgrade_sync, url)
-
-
-__all__ = ["Engine", "create_engine", "create_session_factory", "upgrade", "upgrade_sync"]
