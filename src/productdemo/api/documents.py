@@ -35,20 +35,8 @@ class DocumentPublic(CamelModel):
 
     @classmethod
     def of(cls, doc: Document) -> DocumentPublic:
-        return cls(
-            id=doc.id,
-            filename=doc.filename,
-            kind=doc.kind,
-            size=doc.size,
-            status=doc.status,
-            stage=doc.stage,
-            progress=doc.progress,
-            message=doc.message,
-            error=doc.error,
-            chunk_count=doc.chunk_count,
-            created_at=doc.created_at,
-            updated_at=doc.updated_at,
-        )
+        # The fields are the row's own attributes (and no others: claims and hashes stay private).
+        return cls.model_validate(doc, from_attributes=True)
 
 
 class DocumentsPublic(CamelModel):
