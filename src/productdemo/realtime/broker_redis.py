@@ -16,6 +16,7 @@ the hub as possibly gapped, so their clients are told ``resync_required``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -40,12 +41,14 @@ end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local frame = '{"type":"' .. ARGV[1] .. '","payload":' .. ARGV[2] .. ',"stream":"' .. ARGV[3]
   .. '","seq":' .. seq .. '}'
+local now = redis.call('TIME')
+local ms = now[1] .. string.format('%03d', math.floor(tonumber(now[2]) / 1000))
 local maxlen = tonumber(ARGV[4])
 if maxlen > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', maxlen, seq .. '-0', 't', ARGV[7], 'f', frame)
+  redis.call('XADD', KEYS[2], 'MAXLEN', maxlen, seq .. '-0', 't', ms, 'f', frame)
   redis.call('PEXPIRE', KEYS[2], ARGV[5])
 end
-redis.call('PUBLISH', KEYS[3], seq .. '\\31' .. ARGV[8] .. '\\31' .. ARGV[7] .. '\\31' .. frame)
+redis.call('PUBLISH', KEYS[3], seq .. '\\31' .. ARGV[7] .. '\\31' .. ms .. '\\31' .. frame)
 return seq
 """
 
@@ -59,6 +62,8 @@ return {epoch, redis.call('HGET', KEYS[1], 'seq') or '0'}
 """
 
 SEPARATOR = b"\x1f"
+# How long a subscribe waits for Redis to confirm the channel before giving up.
+SUBSCRIBE_TIMEOUT = 5.0
 
 
 class BrokerUnavailable(DomainError):
@@ -82,7 +87,16 @@ class RedisBroker:
         self._position = self._redis.register_script(_POSITION)
         self._deliver: Deliver | None = None
         self._on_gap: OnGap | None = None
-        self._channels: set[bytes] = set()
+        # Local sockets per channel; channels whose SUBSCRIBE went out on the current pub/sub
+        # connection; per channel, an event set once Redis confirmed it on that connection;
+        # channels whose held state may differ from the wanted one.
+        self._wanted: dict[bytes, int] = {}
+        self._held: set[bytes] = set()
+        self._active: dict[bytes, asyncio.Event] = {}
+        self._pending: set[bytes] = set()
+        # SUBSCRIBEs sent per channel whose confirmation has not been read yet.
+        self._inflight: dict[bytes, int] = {}
+        self._has_channels = asyncio.Event()
         self._pubsub: aioredis.client.PubSub | None = None
         self._listener: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -107,7 +121,7 @@ class RedisBroker:
         self._on_gap = on_gap
 
     async def start(self) -> None:
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = self._redis.pubsub()
         self._listener = asyncio.get_running_loop().create_task(self._listen(), name="redis-broker")
 
     async def close(self) -> None:
@@ -127,56 +141,146 @@ class RedisBroker:
     # --- subscriptions ----------------------------------------------------------------
 
     async def subscribe(self, stream: str) -> None:
+        """Count one more local socket on ``stream``; return once Redis confirms the channel.
+
+        After this returns, every event published on ``stream`` reaches this instance, so
+        a position read afterwards leaves no event unaccounted for (the ``hello`` gap).
+
+        Raises:
+            BrokerUnavailable: Redis could not be reached or did not confirm in time.
+        """
         channel = self._channel(stream).encode()
-        async with self._lock:
-            if channel in self._channels:
-                return
-            self._channels.add(channel)
-            if self._pubsub is not None and self.healthy:
-                try:
-                    await self._pubsub.subscribe(channel)
-                except (RedisError, OSError):
-                    logger.warning("could not subscribe to %s; will retry on reconnect", stream)
+        # Counted before any await: every subscribe is matched by exactly one unsubscribe,
+        # whatever order their Redis commands end up in (see _sync).
+        self._wanted[channel] = self._wanted.get(channel, 0) + 1
+        active = self._active.get(channel)
+        if active is None:
+            active = self._active[channel] = asyncio.Event()
+        if active.is_set():
+            return
+        self._pending.add(channel)
+        try:
+            await self._sync()
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+                await active.wait()
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise BrokerUnavailable(f"the event broker is unavailable ({type(exc).__name__})") from None
 
     async def unsubscribe(self, stream: str) -> None:
+        """Count one local socket less on ``stream``; leave the channel when none is left."""
         channel = self._channel(stream).encode()
+        count = self._wanted.get(channel, 0) - 1
+        if count > 0:
+            self._wanted[channel] = count
+            return
+        self._wanted.pop(channel, None)
+        self._pending.add(channel)
+        try:
+            await self._sync()
+        except (RedisError, OSError):
+            pass  # the listener retries (the channel stays pending) or reconnects
+
+    async def _sync(self) -> None:
+        """Make the pub/sub connection hold exactly the wanted channels among those pending.
+
+        Decided under the lock from the counts at that moment, so a subscribe and an
+        unsubscribe of one channel racing each other leave it held iff it is wanted.
+        """
         async with self._lock:
-            if channel not in self._channels:
-                return
-            self._channels.discard(channel)
-            if self._pubsub is not None and self.healthy:
+            await self._sync_locked()
+
+    async def _sync_locked(self) -> None:
+        pubsub = self._pubsub
+        if pubsub is None or not self._pending:
+            return
+        pending, self._pending = self._pending, set()
+        drop = [c for c in pending if c in self._held and c not in self._wanted]
+        add = [c for c in pending if c not in self._held and c in self._wanted]
+        for channel in pending:
+            if channel not in self._wanted:
+                self._active.pop(channel, None)
+        try:
+            if drop:
+                await pubsub.unsubscribe(*drop)
+                self._held.difference_update(drop)
+            if add:
+                # Recorded before sending: the listener may read the confirmation before
+                # the send returns.
+                self._held.update(add)
+                for channel in add:
+                    self._inflight[channel] = self._inflight.get(channel, 0) + 1
                 try:
-                    await self._pubsub.unsubscribe(channel)
-                except (RedisError, OSError):
-                    pass
+                    await pubsub.subscribe(*add)
+                except BaseException:
+                    self._held.difference_update(add)
+                    for channel in add:
+                        self._inflight[channel] -= 1
+                    raise
+                self._has_channels.set()
+        except BaseException:
+            self._pending.update(pending)  # left for the listener (or the next reconnect)
+            raise
 
     async def _listen(self) -> None:
-        assert self._pubsub is not None
         prefix_len = len(self._prefix) + 4
         while True:
             try:
-                if not self._channels:
-                    await asyncio.sleep(0.05)
+                if self._pending:
+                    # A subscribe or unsubscribe failed or was cancelled: converge again.
+                    await self._sync()
+                if not self._held:
+                    self._has_channels.clear()
+                # Set once a SUBSCRIBE went out, so the pub/sub connection exists.
+                if not self._has_channels.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(1.0):
+                            await self._has_channels.wait()
                     continue
-                if not self._pubsub.subscribed:
-                    # Channels wanted but none held (a subscribe failed): take them again.
-                    async with self._lock:
-                        await self._pubsub.subscribe(*self._channels)
+                assert self._pubsub is not None
                 message = await self._pubsub.get_message(timeout=1.0)
-                if message is None or message["type"] != "message":
+                if message is None:
                     continue
-                stream = message["channel"][prefix_len:].decode()
-                seq, key, published_ms, frame = message["data"].split(SEPARATOR, 3)
-                self.lag = max(0.0, time.time() - int(published_ms) / 1000)
-                if self._deliver is not None:
-                    self._deliver(stream, int(seq), frame, key.decode() or None)
+                kind = message["type"]
+                if kind == "message":
+                    stream = message["channel"][prefix_len:].decode()
+                    seq, key, published_ms, frame = message["data"].split(SEPARATOR, 3)
+                    # Redis's clock at publish against ours: clock offset shows up here.
+                    self.lag = max(0.0, time.time() - int(published_ms) / 1000)
+                    if self._deliver is not None:
+                        self._deliver(stream, int(seq), frame, key.decode() or None)
+                elif kind == "subscribe":
+                    await self._confirmed(message["channel"], prefix_len)
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as exc:
+            except Exception as exc:
+                # Whatever broke (Redis, the client library, a malformed message), the
+                # listener must not die while the instance claims to be healthy.
                 if self.healthy:
-                    logger.error("Redis broker connection lost (%s); reconnecting", exc)
-                    self.healthy = False
+                    logger.error("Redis broker connection lost (%r); reconnecting", exc)
+                self._lost()
                 await self._reconnect_with_backoff()
+
+    async def _confirmed(self, channel: bytes, prefix_len: int) -> None:
+        """Redis confirmed a SUBSCRIBE: the channel is active once the last one sent is."""
+        left = self._inflight.get(channel, 0) - 1
+        if left > 0:
+            self._inflight[channel] = left
+            return
+        self._inflight.pop(channel, None)
+        if left < 0:
+            # A confirmation nobody asked for: the client library reconnected this pub/sub
+            # connection by itself, and events published meanwhile were not received.
+            if self._on_gap is not None and channel in self._wanted:
+                await self._on_gap([channel[prefix_len:].decode()])
+            return
+        active = self._active.get(channel)
+        if active is not None and channel in self._held:
+            active.set()
+
+    def _lost(self) -> None:
+        self.healthy = False
+        for active in self._active.values():
+            active.clear()
 
     async def _reconnect_with_backoff(self) -> None:
         delay = 0.1
@@ -188,23 +292,31 @@ class RedisBroker:
 
     async def _reconnect(self) -> bool:
         """A fresh pub/sub connection holding every wanted channel; True once Redis answers."""
-        assert self._pubsub is not None
-        try:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
-            self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            async with self._lock:
-                channels = list(self._channels)
-                if channels:
-                    await self._pubsub.subscribe(*channels)
-            await self._redis.ping()
-        except (RedisError, OSError):
-            return False
-        self.healthy = True
-        logger.warning("Redis broker reconnected; %d streams may have gaps", len(channels))
-        if self._on_gap is not None:
-            prefix_len = len(self._prefix) + 4
+        async with self._lock:
+            if self._pubsub is not None:
+                with contextlib.suppress(Exception):
+                    await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            self._pubsub = self._redis.pubsub()
+            self._has_channels.clear()
+            self._held = set()
+            self._inflight = {}
+            self._pending = set(self._wanted)
             try:
-                await self._on_gap([c[prefix_len:].decode() for c in channels])
+                # Pooled connections to the Redis that went away would fail the first
+                # command each (the positions on_gap reads below): start them afresh.
+                await self._redis.connection_pool.disconnect(inuse_connections=False)
+                await self._redis.ping()
+                await self._sync_locked()
+            except (RedisError, OSError):
+                return False
+            # Still under the lock: a subscribe that follows sees a healthy broker whose
+            # connection already holds every channel wanted so far.
+            self.healthy = True
+            streams = [c[len(self._prefix) + 4 :].decode() for c in self._wanted]
+        logger.warning("Redis broker reconnected; %d streams may have gaps", len(streams))
+        if self._on_gap is not None:
+            try:
+                await self._on_gap(streams)
             except DomainError as exc:
                 # Redis went away again; the listener notices and the next reconnect reports again.
                 logger.warning("could not tell clients to resync: %s", exc)
@@ -229,7 +341,6 @@ class RedisBroker:
                     self._size,
                     self._ttl_ms,
                     new_epoch(),
-                    int(time.time() * 1000),
                     key,
                 ],
             )
@@ -262,11 +373,15 @@ class RedisBroker:
         if since.seq == current.seq:
             return Replay([], current)
         try:
-            raw = await self._redis.xrange(self._history(stream), min=f"{since.seq + 1}-0", max="+")
+            # History age is judged by Redis's clock, the one that stamped the entries.
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.time()
+            pipe.xrange(self._history(stream), min=f"{since.seq + 1}-0", max="+")
+            (seconds, micros), raw = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise BrokerUnavailable(f"the event broker is unavailable ({type(exc).__name__})") from None
         entries = _entries(raw)
-        cutoff = time.time() * 1000 - self._ttl_ms
+        cutoff = seconds * 1000 + micros // 1000 - self._ttl_ms
         if not entries or entries[0][0] != since.seq + 1 or entries[0][1] < cutoff:
             return Replay([], current, resync=True)
         return Replay([frame for seq, _, frame in entries if seq <= current.seq], current)
