@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
 import redis.asyncio as aioredis
 
+from productdemo.realtime import broker_redis
 from productdemo.realtime.broker import Broker, MemoryBroker
 from productdemo.realtime.broker_redis import RedisBroker
 from productdemo.realtime.events import Event
@@ -151,3 +154,21 @@ async def test_conflation_key_travels_with_the_event(broker: tuple[Broker, Recei
     await b.to_all(State(n=1))
     await received.wait_for(1)
     assert received.frames[0][3] == "state:x"
+
+
+async def test_history_age_is_judged_by_redis_clock(
+    broker: tuple[Broker, Received], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An instance whose clock runs an hour ahead still replays fresh history: the Redis
+    history's age is measured with Redis's clock, not each instance's."""
+    b, _ = broker
+    if not isinstance(b, RedisBroker):
+        pytest.skip("the in-process history has one clock by construction")
+    start = await b.position("topic:t:clock")
+    await b.to_topic("t:clock", Beep(n=1))
+    await b.to_topic("t:clock", Beep(n=2))
+    real = time.time
+    monkeypatch.setattr(broker_redis, "time", SimpleNamespace(time=lambda: real() + 3600))
+    replay = await b.replay("topic:t:clock", start)
+    assert not replay.resync
+    assert [orjson.loads(f)["payload"]["n"] for f in replay.frames] == [1, 2]

@@ -236,3 +236,27 @@ async def test_a_gap_report_goes_on_past_a_stream_without_position(
         frame = await recv_type(ws2, "resync_required")
         assert frame["payload"]["stream"] == f"user:{second_id}"
         assert await close_of(ws1) == (1013, "broker reconnected, reconnect")
+
+
+async def test_a_registration_that_fails_unexpectedly_leaves_nothing_behind(
+    start_server: StartServer,
+) -> None:
+    """A socket whose registration fails with an unexpected error is closed (1013) and leaves
+    no entry in the hub's registry (nor a stream subscription)."""
+    live = await start_server()
+    hub = live.services.hub
+    user_id, cookie = await live.user_session()
+    position = hub.broker.position
+
+    async def broken(_stream: str) -> Any:
+        raise RuntimeError("injected")
+
+    hub.broker.position = broken
+    try:
+        async with live.connect(cookie) as ws:
+            assert await close_of(ws) == (1013, "internal error, try again later")
+    finally:
+        hub.broker.position = position
+    await wait_until(lambda: len(hub.registry) == 0)
+    assert user_id not in hub.registry.by_user
+    assert f"user:{user_id}" not in hub.registry.by_stream
