@@ -7,14 +7,20 @@ import time
 
 import pytest
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from websockets.exceptions import InvalidStatus
 
+from productdemo.config import RealtimeSettings
+from productdemo.realtime.broker import MemoryBroker
+from productdemo.realtime.history import MemoryHistory
+from productdemo.realtime.hub import Hub
 from productdemo.services.users.passwords import Passwords
+from productdemo.services.users.revocations import RevocationFollower
 from productdemo.services.users.service import UserService
 from productdemo.services.users.sessions import SessionStore
 from productdemo.storage.database import create_engine, create_session_factory
-from productdemo.storage.models import Revocation, Session
-from tests.support import MS, LiveServer, StartServer, close_of, recv_type, send_json
+from productdemo.storage.models import Revocation, Session, User
+from tests.support import MS, LiveServer, StartServer, close_of, recv_type, send_json, unique_name
 
 
 async def _upgrade_status(server: LiveServer, cookie: str) -> int:
@@ -155,3 +161,34 @@ async def test_a_session_ended_without_a_revocation_is_dropped_by_revalidation(
         assert await close_of(ws, 3000 * MS) == (4401, "revoked")
     async with live.client(headers={"Cookie": f"connect.sid={cookie}"}) as http:
         assert (await http.get("/api/auth/me")).status_code == 401
+
+
+async def test_a_revocation_committed_while_the_cache_fills_is_applied(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    """A session ended while an instance starts (after its cache was filled, before it follows
+    the log) is not left in that cache: the follower reads the log's start point first."""
+    sessions = SessionStore(db, b"secret", 3600)
+    elsewhere = SessionStore(db, b"secret", 3600)
+    async with db() as s:
+        user = User(username=unique_name(), password_hash="unused", role="user")
+        s.add(user)
+        await s.commit()
+    cookie, record = await elsewhere.create(user)
+    preload = sessions.preload
+
+    async def preload_then_logout(limit: int = 100_000) -> int:
+        count = await preload(limit)
+        await elsewhere.end(record.session_hash, "logout")  # commits during the start-up
+        return count
+
+    sessions.preload = preload_then_logout  # type: ignore[method-assign]
+    hub = Hub(MemoryBroker(MemoryHistory(10, 60)), RealtimeSettings())
+    follower = RevocationFollower(db, sessions, hub, interval=0.01)
+    await follower.start()
+    try:
+        await follower.poll()
+        assert record.session_hash not in sessions._cache
+        assert await sessions.lookup(cookie) is None
+    finally:
+        await follower.stop()
