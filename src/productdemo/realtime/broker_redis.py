@@ -6,11 +6,18 @@ history (``XADD`` with ``MAXLEN``; entry id ``<seq>-0``, so ``XRANGE`` by seq is
 query), and ``PUBLISH`` it on the stream's channel. ``seq`` is therefore gap-free per
 stream across instances, and the payload is encoded once per publish.
 
-Each instance subscribes only to the channels its local sockets need (the hub calls
-:meth:`subscribe` for the first local socket of a stream and :meth:`unsubscribe` for the
-last). If Redis goes away, publishing raises :class:`BrokerUnavailable`, the listener
-logs once, reconnects with backoff, resubscribes, and reports every subscribed stream to
-the hub as possibly gapped, so their clients are told ``resync_required``.
+Each instance subscribes only to the channels its local sockets need. The hub calls
+:meth:`subscribe` for every socket that joins a stream and :meth:`unsubscribe` for every
+one that leaves; the broker counts them and, under one lock, makes the pub/sub connection
+hold exactly the channels counted (so no interleaving of joins and leaves can drop a
+channel a socket still needs). :meth:`subscribe` returns once Redis has confirmed the
+channel, so a position read afterwards has every later event delivered live. The entry
+time of history is Redis's ``TIME``, the one clock every instance shares.
+
+If Redis goes away, publishing raises :class:`BrokerUnavailable`; the listener (whatever
+error stopped it) logs once, reconnects with backoff, resubscribes every counted channel,
+and reports those streams to the hub as possibly gapped, so their clients are told
+``resync_required``. See docs/guarantees.md.
 """
 
 from __future__ import annotations
