@@ -7,14 +7,12 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from productdemo.realtime import broker_redis
 from productdemo.realtime.broker import Broker, MemoryBroker
 from productdemo.realtime.broker_redis import RedisBroker
 from productdemo.realtime.events import Event
@@ -168,7 +166,7 @@ async def test_history_age_is_judged_by_redis_clock(
     await b.to_topic("t:clock", Beep(n=1))
     await b.to_topic("t:clock", Beep(n=2))
     real = time.time
-    monkeypatch.setattr(broker_redis, "time", SimpleNamespace(time=lambda: real() + 3600))
+    monkeypatch.setattr(time, "time", lambda: real() + 3600)
     replay = await b.replay("topic:t:clock", start)
     assert not replay.resync
     assert [orjson.loads(f)["payload"]["n"] for f in replay.frames] == [1, 2]

@@ -98,7 +98,7 @@ async def test_a_socket_registering_while_the_last_one_leaves_stays_subscribed(
         await first.__aexit__(None, None, None)
     else:
         pytest.fail("no user whose streams are left in the order that opens the window")
-    async with broker._lock:  # the gate: the broker's Redis commands wait here
+    async with broker.subscriber._lock:  # the gate: the broker's Redis commands wait here
         await first.close()
         await wait_until(lambda: user_id not in hub.registry.by_user)
         second_connect = asyncio.ensure_future(live.connect(cookie).__aenter__())
@@ -119,8 +119,8 @@ async def test_hello_positions_are_taken_after_redis_confirmed_the_subscription(
     its time to act on the SUBSCRIBE: the positions are read only once it has."""
     live = await start_server(broker={"url": REDIS_URL, "prefix": redis_prefix})
     broker = broker_of(live)
-    assert broker._pubsub is not None
-    pubsub = broker._pubsub
+    assert broker.subscriber._pubsub is not None
+    pubsub = broker.subscriber._pubsub
     subscribe = pubsub.subscribe
     later: list[asyncio.Task[None]] = []
 
@@ -191,8 +191,8 @@ async def test_the_listener_survives_an_unexpected_error(
     """An error of any kind in the broker's listener is a reconnect, not the end of delivery."""
     live = await start_server(broker={"url": REDIS_URL, "prefix": redis_prefix})
     broker = broker_of(live)
-    assert broker._pubsub is not None
-    pubsub = broker._pubsub
+    assert broker.subscriber._pubsub is not None
+    pubsub = broker.subscriber._pubsub
     get_message = pubsub.get_message
     failed = asyncio.Event()
 
