@@ -13,51 +13,26 @@ again before a session is refused or its sockets are closed as expired.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from itsdangerous import BadSignature, Signer
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from productdemo.services.users.session_rows import SessionRecord, SessionRows, hash_session_id, to_datetime
 from productdemo.storage.models import Revocation, Session, User
+
+__all__ = ["SessionRecord", "SessionStore", "hash_session_id"]
 
 logger = logging.getLogger(__name__)
 
 # Sessions cached at start-up; beyond this, sessions are loaded on first use (batched).
 PRELOAD_LIMIT = 100_000
-# Session hashes per query when re-reading cached sessions.
-READ_BATCH = 500
 # Loads retried when a revocation was applied while one was in flight.
 LOAD_ATTEMPTS = 3
-
-
-@dataclass(slots=True)
-class SessionRecord:
-    session_hash: str
-    user_id: int
-    username: str
-    role: str
-    expires_at: float
-    persisted_expiry: float
-
-
-def hash_session_id(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
-
-
-def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
-
-
-def _ts(value: datetime) -> float:
-    # SQLite returns naive datetimes; they were stored as UTC.
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
 class SessionStore:
@@ -76,7 +51,7 @@ class SessionStore:
         self._clock = clock
         self._cache: dict[str, SessionRecord] = {}
         self._writes: set[asyncio.Task[None]] = set()
-        self._loading: dict[str, asyncio.Future[SessionRecord | None]] = {}
+        self.rows = SessionRows(db)
         # Bumped whenever cached sessions are forgotten: a load that overlapped it may have
         # read a row from before the revocation and must not be cached.
         self._generation = 0
@@ -113,8 +88,8 @@ class SessionStore:
                 Session(
                     id_hash=record.session_hash,
                     user_id=user.id,
-                    created_at=_dt(now),
-                    expires_at=_dt(record.expires_at),
+                    created_at=to_datetime(now),
+                    expires_at=to_datetime(record.expires_at),
                 )
             )
             await db.commit()
@@ -145,75 +120,20 @@ class SessionStore:
         """Load a session and cache it, unless a revocation overlapped the read."""
         for _ in range(LOAD_ATTEMPTS):
             generation = self._generation
-            record = await self._load(session_hash)
+            record = await self.rows.load(session_hash)
             if record is None:
                 return None
             if generation == self._generation:
                 return self._remember(record)
         return None  # revocations keep landing: refuse now, the client retries
 
-    async def _load(self, session_hash: str) -> SessionRecord | None:
-        """Load one session, batched: every miss of one event-loop tick shares one query.
-
-        A reconnect storm (every tab of every user after a restart) then costs a few
-        queries instead of one database round trip per socket.
-        """
-        future = self._loading.get(session_hash)
-        if future is None:
-            future = self._loading[session_hash] = asyncio.get_running_loop().create_future()
-            if len(self._loading) == 1:
-                asyncio.get_running_loop().call_soon(self._start_batch)
-        return await asyncio.shield(future)
-
-    def _start_batch(self) -> None:
-        batch, self._loading = self._loading, {}
-        task = asyncio.get_running_loop().create_task(self._load_batch(batch))
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
-
-    async def _load_batch(self, batch: dict[str, asyncio.Future[SessionRecord | None]]) -> None:
-        try:
-            async with self._db() as db:
-                rows = (
-                    await db.execute(
-                        select(Session.id_hash, Session.expires_at, User.id, User.username, User.role)
-                        .join(User, User.id == Session.user_id)
-                        .where(Session.id_hash.in_(list(batch)), User.disabled.is_(False))
-                    )
-                ).all()
-        except Exception as exc:
-            for future in batch.values():
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        found = {}
-        for session_hash, expires_at, user_id, username, role in rows:
-            expires = _ts(expires_at)
-            found[session_hash] = SessionRecord(session_hash, user_id, username, role, expires, expires)
-        for session_hash, future in batch.items():
-            if not future.done():
-                future.set_result(found.get(session_hash))
-
     async def preload(self, limit: int = PRELOAD_LIMIT) -> int:
         """Cache the newest live sessions (start-up): after a restart every open tab
         reconnects at once, and each upgrade should then cost a dict lookup, not a query."""
-        now = self._clock()
-        async with self._db() as db:
-            rows = (
-                await db.execute(
-                    select(Session.id_hash, Session.expires_at, User.id, User.username, User.role)
-                    .join(User, User.id == Session.user_id)
-                    .where(Session.expires_at > _dt(now), User.disabled.is_(False))
-                    .order_by(Session.expires_at.desc())
-                    .limit(limit)
-                )
-            ).all()
-        for session_hash, expires_at, user_id, username, role in rows:
-            expires = _ts(expires_at)
-            self._cache.setdefault(
-                session_hash, SessionRecord(session_hash, user_id, username, role, expires, expires)
-            )
-        return len(rows)
+        records = await self.rows.newest(self._clock(), limit)
+        for record in records:
+            self._cache.setdefault(record.session_hash, record)
+        return len(records)
 
     def _remember(self, record: SessionRecord) -> SessionRecord:
         """Cache a record read from the row, keeping a later expiry slid here."""
@@ -224,19 +144,6 @@ class SessionStore:
         cached.expires_at = max(cached.expires_at, record.expires_at)
         cached.persisted_expiry = max(cached.persisted_expiry, record.persisted_expiry)
         return cached
-
-    async def read(self, session_hashes: list[str]) -> dict[str, float]:
-        """The live sessions among ``session_hashes`` (user not disabled): hash -> expiry."""
-        found: dict[str, float] = {}
-        async with self._db() as db:
-            for i in range(0, len(session_hashes), READ_BATCH):
-                rows = await db.execute(
-                    select(Session.id_hash, Session.expires_at)
-                    .join(User, User.id == Session.user_id)
-                    .where(Session.id_hash.in_(session_hashes[i : i + READ_BATCH]), User.disabled.is_(False))
-                )
-                found.update((session_hash, _ts(expires)) for session_hash, expires in rows.all())
-        return found
 
     def touch(self, record: SessionRecord) -> bool:
         """Slide the expiry (activity); written to the database at most every ``_persist_step``.
@@ -259,8 +166,8 @@ class SessionStore:
                 # Only forward: another instance may have saved a later expiry meanwhile.
                 await db.execute(
                     update(Session)
-                    .where(Session.id_hash == session_hash, Session.expires_at < _dt(expires_at))
-                    .values(expires_at=_dt(expires_at))
+                    .where(Session.id_hash == session_hash, Session.expires_at < to_datetime(expires_at))
+                    .values(expires_at=to_datetime(expires_at))
                 )
                 await db.commit()
         except Exception:
@@ -324,7 +231,7 @@ class SessionStore:
         candidates = [k for k, r in self._cache.items() if r.expires_at <= now]
         if not candidates:
             return []
-        found = await self.read(candidates)
+        found = await self.rows.expiries(candidates)
         now = self._clock()
         expired = []
         for key in candidates:
@@ -346,7 +253,7 @@ class SessionStore:
         refresh the cached expiry.
         """
         keys = list(self._cache)
-        found = await self.read(keys)
+        found = await self.rows.expiries(keys)
         gone = []
         for key in keys:
             record = self._cache.get(key)
@@ -363,7 +270,7 @@ class SessionStore:
 
     async def delete_expired(self) -> int:
         async with self._db() as db:
-            result = await db.execute(delete(Session).where(Session.expires_at <= _dt(self._clock())))
+            result = await db.execute(delete(Session).where(Session.expires_at <= to_datetime(self._clock())))
             await db.commit()
         return int(getattr(result, "rowcount", 0) or 0)
 
