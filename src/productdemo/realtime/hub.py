@@ -196,12 +196,14 @@ class Hub:
     async def subscribe(self, conn: Connection, topic: str) -> Position:
         """Join a topic's stream (authorization is the router's job); returns its position."""
         stream = topic_stream(topic)
+        joined = stream not in conn.streams
         conn.topics.add(topic)
         try:
             await self._join(conn, stream)
             return await self.broker.position(stream)
         except DomainError:
-            await self.unsubscribe(conn, topic)
+            if joined:  # undo only what this call did
+                await self.unsubscribe(conn, topic)
             raise
 
     async def unsubscribe(self, conn: Connection, topic: str) -> None:
