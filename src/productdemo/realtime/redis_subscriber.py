@@ -248,7 +248,9 @@ class RedisSubscriber:
                 await self._redis.connection_pool.disconnect(inuse_connections=False)
                 await self._redis.ping()
                 await self._sync_locked()
-            except (RedisError, OSError):
+            except Exception as exc:
+                # Any failure is one more attempt; only cancellation ends the listener.
+                logger.debug("Redis broker reconnect failed: %r", exc)
                 return False
             # Still under the lock: a subscribe that follows sees a healthy broker whose
             # connection already holds every channel wanted so far.
@@ -261,4 +263,6 @@ class RedisSubscriber:
             except DomainError as exc:
                 # Redis went away again; the listener notices and the next reconnect reports again.
                 logger.warning("could not tell clients to resync: %s", exc)
+            except Exception:
+                logger.exception("could not tell clients to resync")
         return True
