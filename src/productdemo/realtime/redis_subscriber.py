@@ -118,8 +118,9 @@ class RedisSubscriber:
         self._pending.add(channel)
         try:
             await self._sync()
-        except (RedisError, OSError):
-            pass  # the listener retries (the channel stays pending) or reconnects
+        except Exception as exc:
+            # The channel stays pending: the listener retries, or the next reconnect drops it.
+            logger.debug("could not leave %s now: %r", stream, exc)
 
     async def _sync(self) -> None:
         """Make the pub/sub connection hold exactly the wanted channels among those pending.
