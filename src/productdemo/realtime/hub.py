@@ -1,7 +1,7 @@
 """The hub: this instance's sockets, fed by the broker.
 
-It subscribes the broker to a stream when the first local socket needs it and
-unsubscribes when the last one leaves; ``deliver`` builds the WebSocket frame once and
+It tells the broker about every local socket that joins or leaves a stream (the broker
+counts them and receives a stream while its count is above zero); ``deliver`` builds the WebSocket frame once and
 queues the same bytes on every local socket of the stream; ``_flush`` writes each
 socket's queue once per event-loop tick.
 """
@@ -156,7 +156,7 @@ class Hub:
         await self._announce(p)
 
     async def unregister(self, conn: Connection, code: int | None = None) -> None:
-        """Forget a socket that has gone; unsubscribe streams no local socket needs."""
+        """Forget a socket that has gone and tell the broker which streams it left."""
         conn.closed()
         self.metrics.closes[code or 1006] += 1
         streams = list(conn.streams) if conn.id in self.registry.by_id else []
