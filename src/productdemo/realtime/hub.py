@@ -1,9 +1,9 @@
 """The hub: this instance's sockets, fed by the broker.
 
 It tells the broker about every local socket that joins or leaves a stream (the broker
-counts them and receives a stream while its count is above zero); ``deliver`` builds the WebSocket frame once and
-queues the same bytes on every local socket of the stream; ``_flush`` writes each
-socket's queue once per event-loop tick.
+counts them and receives a stream while its count is above zero); ``deliver`` builds the
+WebSocket frame once and queues the same bytes on every local socket of the stream;
+``_flush`` writes each socket's queue once per event-loop tick.
 """
 
 from __future__ import annotations
