@@ -91,7 +91,7 @@ def create_app(config: Config) -> Application:
     sessions = SessionStore(db, config.secret_key(), sec.session_lifetime)
     users = UserService(db, sessions, Passwords(sec.argon2_time_cost, sec.argon2_memory_kib))
     users_rpc.register(router, sessions)
-    follower = RevocationFollower(db, sessions, hub)
+    follower = RevocationFollower(db, sessions, hub, revalidate_interval=sec.session_revalidate_interval)
     uploads = FileStore(db)
     docs = config.documents
     extraction = ExtractionPool(docs.concurrency)
@@ -125,8 +125,7 @@ def create_app(config: Config) -> Application:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await broker.start()
-        await sessions.preload()
-        await follower.start()
+        await follower.start()  # reads where the revocation log stands, then preloads sessions
         extraction.start()
         await processor.start()
         try:

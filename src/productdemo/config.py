@@ -48,6 +48,7 @@ class SecuritySettings(_Section):
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     secret_key_file: Path | None = None
     session_lifetime: int = Field(1_209_600, ge=1)
+    session_revalidate_interval: float = Field(30.0, gt=0)
     cookie_secure: Literal["auto", "always", "never"] = "auto"
     login_max_failures: int = Field(5, ge=1)
     login_window: int = Field(300, ge=1)
