@@ -19,7 +19,7 @@ async def pool() -> AsyncIterator[ExtractionPool]:
     workers = ExtractionPool(1)
     workers.start()
     yield workers
-    workers.close()
+    await workers.close()
 
 
 async def test_pages_are_reported_while_a_worker_extracts(pool: ExtractionPool) -> None:

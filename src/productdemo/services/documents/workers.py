@@ -7,6 +7,13 @@ loop free. Each job gets a slot in a small shared array: the worker reports
 ``(slot, done, total)`` on a queue after every page, which a reader thread copies into
 the caller's ``pages`` list, and checks the slot's cancel flag, stopping at the next page
 when the document was deleted.
+
+A worker process can die (killed by the OOM killer, a crash in a parser): the executor
+then fails every job it holds with ``BrokenProcessPool`` and accepts no more. The pool
+replaces a broken executor with a new one at once and tells the caller its job's worker
+died (:class:`WorkerCrashed`); the caller decides whether to try the document again. If
+no new executor can be made, the pool reports itself unhealthy (``/api/ready``) and every
+job raises :class:`PoolUnavailable` until one can.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import os
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.queues import Queue
 from typing import Any
 
@@ -32,6 +40,14 @@ _flags: Any = None
 
 class ExtractionCancelled(Exception):
     """The document was deleted while a worker extracted it."""
+
+
+class WorkerCrashed(Exception):
+    """The worker process extracting the document died (killed, out of memory, crashed)."""
+
+
+class PoolUnavailable(Exception):
+    """No worker process can be started at the moment; the document was not tried."""
 
 
 def _init(queue: Queue[tuple[int, int, int] | None], flags: Any, server_pid: int) -> None:
@@ -73,21 +89,27 @@ class ExtractionPool:
         self._slots = max(2 * workers, 4)
         self._free = list(range(self._slots))
         self._pages: dict[int, list[int]] = {}
+        self._pool: ProcessPoolExecutor | None = None
+        self.broken: str | None = None  # why no executor could be made, while that lasts
+        self.replaced = 0  # executors replaced after a worker died
 
     def start(self) -> None:
         """Create the queue, the shared flags, the pool and the progress reader (start-up)."""
         # forkserver: forking the threaded server process itself is unsafe.
-        context = multiprocessing.get_context("forkserver")
-        self._queue: Queue[tuple[int, int, int] | None] = context.Queue()
-        self._flags = context.RawArray("b", self._slots)
-        self._pool = ProcessPoolExecutor(
+        self._context = multiprocessing.get_context("forkserver")
+        self._queue: Queue[tuple[int, int, int] | None] = self._context.Queue()
+        self._flags = self._context.RawArray("b", self._slots)
+        self._pool = self._new_executor()
+        self._reader = threading.Thread(target=self._read, name="extraction-progress", daemon=True)
+        self._reader.start()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
             self._workers,
-            mp_context=context,
+            mp_context=self._context,
             initializer=_init,
             initargs=(self._queue, self._flags, os.getpid()),
         )
-        self._reader = threading.Thread(target=self._read, name="extraction-progress", daemon=True)
-        self._reader.start()
 
     def _read(self) -> None:
         while (item := self._queue.get()) is not None:
@@ -96,6 +118,33 @@ class ExtractionPool:
             if pages is not None:
                 pages[0], pages[1] = done, total
 
+    @property
+    def healthy(self) -> bool:
+        return self.broken is None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        """The current executor, made anew if the last one broke and could not be replaced."""
+        if self._pool is None:
+            try:
+                self._pool = self._new_executor()
+            except Exception as exc:
+                self.broken = f"cannot start worker processes ({type(exc).__name__}: {exc})"
+                raise PoolUnavailable(self.broken) from exc
+            self.broken = None
+        return self._pool
+
+    def _replace(self, pool: ProcessPoolExecutor) -> None:
+        """``pool`` broke (a worker died): shut it down and make a new one, once per breakage."""
+        if self._pool is not pool:
+            return  # another job of the same executor replaced it already
+        self._pool = None
+        self.replaced += 1
+        pool.shutdown(wait=False, cancel_futures=True)
+        try:
+            self._executor()
+        except PoolUnavailable:
+            pass  # reported by ``healthy``; the next job tries again
+
     async def extract(
         self, data: bytes, kind: DocumentKind, encoding: str | None, pages: list[int]
     ) -> list[ExtractedPart]:
@@ -103,16 +152,33 @@ class ExtractionPool:
 
         Raises:
             DocumentError: as :func:`~.extract.extract` does.
+            WorkerCrashed: the worker process died during this job (the pool is replaced).
+            PoolUnavailable: no worker process can be started.
         """
         while not self._free:
             await asyncio.sleep(0.05)  # every slot's job is still winding down after a cancel
         slot = self._free.pop()
         self._flags[slot] = 0
         self._pages[slot] = pages
-        future: Future[list[ExtractedPart]] = self._pool.submit(_run, slot, data, kind, encoding)
-        future.add_done_callback(lambda _f: self._release(slot))
+        submitted = False
+        try:
+            pool = self._executor()
+            try:
+                future: Future[list[ExtractedPart]] = pool.submit(_run, slot, data, kind, encoding)
+            except (BrokenProcessPool, RuntimeError, OSError) as exc:
+                self._replace(pool)
+                raise PoolUnavailable(f"cannot start a worker process ({type(exc).__name__})") from exc
+            # The slot is free again when the job ends, even one left running by a cancel.
+            future.add_done_callback(lambda _f: self._release(slot))
+            submitted = True
+        finally:
+            if not submitted:
+                self._release(slot)
         try:
             return await asyncio.wrap_future(future)
+        except BrokenProcessPool:
+            self._replace(pool)
+            raise WorkerCrashed("the extraction process stopped unexpectedly") from None
         except asyncio.CancelledError:
             self._flags[slot] = 1
             raise
@@ -121,8 +187,15 @@ class ExtractionPool:
         self._pages.pop(slot, None)
         self._free.append(slot)
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    async def close(self) -> None:
+        """Stop the workers (each at its next page) without blocking the event loop meanwhile."""
+        for slot in range(self._slots):
+            self._flags[slot] = 1
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
         self._queue.put(None)
         self._reader.join(timeout=5)
         self._queue.close()
