@@ -3,10 +3,11 @@
 pypdf is pure Python: extracting in a thread holds the GIL for long stretches, and the
 event loop then answers sockets late (measured: ping p99 above 200 ms on 1,000 idle
 sockets while PDFs were processed; see docs/performance.md). Worker processes keep the
-loop free. Each job gets a slot in a small shared array: the worker reports
-``(slot, done, total)`` on a queue after every page, which a reader thread copies into
-the caller's ``pages`` list, and checks the slot's cancel flag, stopping at the next page
-when the document was deleted.
+loop free. Each job gets a slot in small shared arrays: after every page the worker
+writes ``done, total`` into its slot, which the waiting caller copies into its ``pages``
+list, and checks the slot's cancel flag, stopping at the next page when the document was
+deleted. Plain shared memory, no queue: a worker killed mid-write cannot leave a lock
+held that would stop every later worker's progress (a ``multiprocessing.Queue`` can).
 
 A worker process can die (killed by the OOM killer, a crash in a parser): the executor
 then fails every job it holds with ``BrokenProcessPool`` and accepts no more. The pool
@@ -25,7 +26,6 @@ import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing.queues import Queue
 from typing import Any
 
 from productdemo.services.documents.extract import extract
@@ -34,8 +34,11 @@ from productdemo.services.documents.sniff import DocumentKind
 
 # --- in the worker process ---------------------------------------------------------------
 
-_queue: Queue[tuple[int, int, int] | None] | None = None
+_progress: Any = None
 _flags: Any = None
+
+#: How often a waiting job copies its worker's page count (seconds).
+PROGRESS_POLL = 0.05
 
 
 class ExtractionCancelled(Exception):
@@ -50,9 +53,9 @@ class PoolUnavailable(Exception):
     """No worker process can be started at the moment; the document was not tried."""
 
 
-def _init(queue: Queue[tuple[int, int, int] | None], flags: Any, server_pid: int) -> None:
-    global _queue, _flags
-    _queue, _flags = queue, flags
+def _init(progress: Any, flags: Any, server_pid: int) -> None:
+    global _progress, _flags
+    _progress, _flags = progress, flags
     threading.Thread(target=_exit_with, args=(server_pid,), name="server-watch", daemon=True).start()
 
 
@@ -67,13 +70,10 @@ def _exit_with(server_pid: int) -> None:
 
 
 def _run(slot: int, data: bytes, kind: DocumentKind, encoding: str | None) -> list[ExtractedPart]:
-    assert _queue is not None
-    queue = _queue
-
     def report(done: int, total: int) -> None:
         if _flags[slot]:
             raise ExtractionCancelled
-        queue.put((slot, done, total))
+        _progress[2 * slot], _progress[2 * slot + 1] = done, total
 
     return extract(data, kind, encoding, report)
 
@@ -88,35 +88,25 @@ class ExtractionPool:
         self._workers = workers
         self._slots = max(2 * workers, 4)
         self._free = list(range(self._slots))
-        self._pages: dict[int, list[int]] = {}
         self._pool: ProcessPoolExecutor | None = None
         self.broken: str | None = None  # why no executor could be made, while that lasts
         self.replaced = 0  # executors replaced after a worker died
 
     def start(self) -> None:
-        """Create the queue, the shared flags, the pool and the progress reader (start-up)."""
+        """Create the shared progress and cancel flags, and the pool (start-up)."""
         # forkserver: forking the threaded server process itself is unsafe.
         self._context = multiprocessing.get_context("forkserver")
-        self._queue: Queue[tuple[int, int, int] | None] = self._context.Queue()
+        self._progress = self._context.RawArray("i", 2 * self._slots)
         self._flags = self._context.RawArray("b", self._slots)
         self._pool = self._new_executor()
-        self._reader = threading.Thread(target=self._read, name="extraction-progress", daemon=True)
-        self._reader.start()
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             self._workers,
             mp_context=self._context,
             initializer=_init,
-            initargs=(self._queue, self._flags, os.getpid()),
+            initargs=(self._progress, self._flags, os.getpid()),
         )
-
-    def _read(self) -> None:
-        while (item := self._queue.get()) is not None:
-            slot, done, total = item
-            pages = self._pages.get(slot)
-            if pages is not None:
-                pages[0], pages[1] = done, total
 
     @property
     def healthy(self) -> bool:
@@ -159,7 +149,7 @@ class ExtractionPool:
             await asyncio.sleep(0.05)  # every slot's job is still winding down after a cancel
         slot = self._free.pop()
         self._flags[slot] = 0
-        self._pages[slot] = pages
+        self._progress[2 * slot] = self._progress[2 * slot + 1] = 0
         submitted = False
         try:
             pool = self._executor()
@@ -174,8 +164,13 @@ class ExtractionPool:
         finally:
             if not submitted:
                 self._release(slot)
+        job = asyncio.wrap_future(future)
         try:
-            return await asyncio.wrap_future(future)
+            while True:
+                finished, _ = await asyncio.wait({job}, timeout=PROGRESS_POLL)
+                pages[0], pages[1] = self._progress[2 * slot], self._progress[2 * slot + 1]
+                if finished:
+                    return job.result()
         except BrokenProcessPool:
             self._replace(pool)
             raise WorkerCrashed("the extraction process stopped unexpectedly") from None
@@ -184,18 +179,11 @@ class ExtractionPool:
             raise
 
     def _release(self, slot: int) -> None:
-        self._pages.pop(slot, None)
         self._free.append(slot)
 
     async def close(self) -> None:
         """Stop the workers (each at its next page) without blocking the event loop meanwhile."""
         for slot in range(self._slots):
             self._flags[slot] = 1
-        await asyncio.to_thread(self._close)
-
-    def _close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-        self._queue.put(None)
-        self._reader.join(timeout=5)
-        self._queue.close()
+            await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=True)
