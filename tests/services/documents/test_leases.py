@@ -19,7 +19,7 @@ from productdemo.storage.models import Chunk, Document
 from tests import sample_files
 from tests.support import MS, LiveServer, StartServer, recv_type
 
-PAGES = 600
+PAGES = 1500
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ async def test_a_failed_renewal_is_retried_and_the_document_is_processed_once(
     """One renewal fails (database error): renewal goes on, so the instance's second worker never
     finds the lease run out and never processes the document a second time. (Before: the keeper
     died silently with the error, and the document was processed twice at once.)"""
-    live = await start_server(documents={"concurrency": 2, "lease_seconds": 0.6})
+    live = await start_server(documents={"concurrency": 2, "lease_seconds": 1.5})
     leases = leases_of(live)
     renew = leases.renew
     calls: list[str] = []
@@ -111,7 +111,7 @@ async def test_a_lease_that_cannot_be_kept_stops_the_work_and_another_worker_fin
 ) -> None:
     """Renewal keeps failing for the first claim: its work is cancelled once the lease would run
     out, the document is taken over (once) and completed once, with one set of chunks."""
-    live = await start_server(documents={"concurrency": 2, "lease_seconds": 0.6})
+    live = await start_server(documents={"concurrency": 2, "lease_seconds": 1.5})
     leases = leases_of(live)
     renew = leases.renew
 
