@@ -176,6 +176,7 @@ class ExtractionPool:
             raise WorkerCrashed("the extraction process stopped unexpectedly") from None
         except asyncio.CancelledError:
             self._flags[slot] = 1
+            job.cancel()  # the worker's own end (cancelled at its next page) is not awaited
             raise
 
     def _release(self, slot: int) -> None:
