@@ -105,6 +105,7 @@ def create_app(config: Config) -> Application:
         engine.dialect.name,
         lease=docs.lease_seconds,
         poll_interval=docs.poll_interval,
+        max_attempts=docs.max_attempts,
     )
     documents = DocumentService(db, broker, uploads, processor, config.documents.max_upload_size)
     documents_access.register(router, documents)
@@ -132,7 +133,7 @@ def create_app(config: Config) -> Application:
             yield
         finally:
             await processor.stop()
-            extraction.close()
+            await extraction.close()
             await follower.stop()
             await broker.close()
             await sessions.drain()

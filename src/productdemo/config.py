@@ -109,6 +109,7 @@ class DocumentSettings(_Section):
     concurrency: int = Field(2, ge=1, le=64)
     lease_seconds: float = Field(30.0, gt=0)
     poll_interval: float = Field(1.0, gt=0)
+    max_attempts: int = Field(3, ge=1, le=100)
 
 
 class LoggingSettings(_Section):

@@ -65,7 +65,8 @@ class Document(Base):
     kind: Mapped[str] = mapped_column(String(8))
     encoding: Mapped[str | None] = mapped_column(String(32), nullable=True)
     size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # The original: a blob is deleted only where no document references it (services/documents/files.py).
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256", name="fk_documents_blob"), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     stage: Mapped[str] = mapped_column(String(16))
     progress: Mapped[int] = mapped_column(Integer, default=0)
@@ -77,6 +78,8 @@ class Document(Base):
     # Which instance is processing it, and until when its claim holds (see processor.py).
     claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Claims so far; a document that stopped its worker or instance too often fails (leases.py).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Blob(Base):
