@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Result, TextClause, Update, bindparam, text
+from sqlalchemy import DateTime, Result, TextClause, Update, bindparam, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from productdemo.storage.models import Document
@@ -114,6 +114,29 @@ class Leases:
         """Extend the lease; False if this instance no longer holds it (or the row is gone)."""
         async with self._db() as db:
             result = await db.execute(self._renew_sql, self._params(doc=doc_id))
+            await db.commit()
+        return rows_changed(result) == 1
+
+    async def requeue(self, doc_id: str, message: str, refund: bool) -> bool:
+        """Give the claim up and queue the document again; ``refund`` returns the attempt.
+
+        False if this instance no longer held the claim (nothing was written).
+        """
+        values: dict[str, object] = {
+            "claimed_by": None,
+            "lease_until": None,
+            "status": "queued",
+            "stage": "queued",
+            "progress": 0,
+            "message": message,
+            "updated_at": datetime.now(UTC),
+        }
+        if refund:
+            values["attempts"] = Document.attempts - 1
+        async with self._db() as db:
+            result = await db.execute(
+                self.guard(update(Document).where(Document.id == doc_id)).values(values)
+            )
             await db.commit()
         return rows_changed(result) == 1
 

@@ -5,12 +5,8 @@ document twice: each of ``concurrency`` workers claims the oldest unfinished doc
 whose lease has run out (one ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)
 RETURNING`` on PostgreSQL; SQLite serializes writers), renews the lease while it works,
 and gives it up when done. A document whose instance died is claimed again once its lease
-expires; a restarted instance first releases the claims it held under its own name. The
-claim mechanics (database clock, renewal, guarded writes) are ``leases.py``: every write
-for a claimed document checks that this instance still holds the claim, and a lease that
-cannot be renewed stops the work. Each claim counts as an attempt; a document that stopped
-its worker process (or its instance) ``max_attempts`` times fails with a reason instead of
-crash-looping the instances.
+expires; a restarted instance first releases the claims it held under its own name.
+Claims, guarded writes and attempts are ``leases.py`` (rules: docs/guarantees.md).
 Uploads on this instance wake a worker at once; others find new work every
 ``poll_interval`` seconds.
 
@@ -228,31 +224,15 @@ class DocumentProcessor:
             await stop_keeper()
 
     async def _give_up(self, reporter: ProgressReporter, claim: Claim) -> None:
-        logger.warning("document %s: stopped %d times; giving up", claim.document_id, claim.attempt - 1)
-        reason = (
-            f"processing stopped unexpectedly {claim.attempt - 1} times (the extraction process or "
-            "the server was killed, e.g. out of memory); the file is not processed again"
-        )
+        stops = claim.attempt - 1
+        logger.warning("document %s: stopped %d times; giving up", claim.document_id, stops)
+        reason = f"processing stopped unexpectedly {stops} times (killed, e.g. out of memory); not retried"
         await reporter.stage_changed("failed", reporter.progress, "Processing failed", reason)
 
     async def _retry_later(self, claim: Claim, refund: bool) -> None:
         """Put the document back in the queue (its worker process died, or none could start)."""
         message = "Queued again: the extraction process stopped"
-        async with self._db() as db:
-            result = await db.execute(
-                self._leases.guard(update_row(claim.document_id)).values(
-                    claimed_by=None,
-                    lease_until=None,
-                    status="queued",
-                    stage="queued",
-                    progress=0,
-                    message=message,
-                    updated_at=datetime.now(UTC),
-                    **({"attempts": Document.attempts - 1} if refund else {}),
-                )
-            )
-            await db.commit()
-        if rows_changed(result) == 1:
+        if await self._leases.requeue(claim.document_id, message, refund):
             update = DocumentStatusUpdate(
                 document_id=claim.document_id, status="queued", stage="queued", progress=0, message=message
             )
