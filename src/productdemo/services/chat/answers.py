@@ -136,6 +136,7 @@ class Answers:
             if live.job is not None:
                 jobs.append(live.job)
         await asyncio.gather(*jobs, return_exceptions=True)
+        await self.generator.close()
 
     async def _run(self, live: LiveAnswer) -> None:
         topic = f"conversation:{live.conversation_id}"

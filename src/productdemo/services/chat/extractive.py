@@ -54,6 +54,9 @@ def compose(question: str, passages: list[Passage]) -> str:
 class ExtractiveGenerator:
     name = "extractive"
 
+    async def close(self) -> None:
+        """Nothing to release."""
+
     async def stream(self, question: str, passages: list[Passage], tally: Tally) -> AsyncIterator[str]:
         answer = compose(question, passages)
         tally.completion_tokens = 0

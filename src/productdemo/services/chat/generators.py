@@ -55,6 +55,10 @@ class Generator(Protocol):
         """
         ...
 
+    async def close(self) -> None:
+        """Release what the generator holds (a loaded model); called at shutdown."""
+        ...
+
 
 def create_generator(settings: LlmSettings) -> Generator:
     """The generator ``[llm] provider`` names."""

@@ -85,6 +85,13 @@ class LlamaGenerator:
         server = xllamacpp.Server(params)
         return server, str(server.listening_address)
 
+    async def close(self) -> None:
+        """Stop the model server (its threads and port) and free the model."""
+        async with self._lock:
+            held, self._server, self._client = [self._server], None, None
+        # Dropped in a thread: xllamacpp's destructor joins the server's loop, which blocks.
+        await asyncio.to_thread(held.clear)
+
     async def stream(self, question: str, passages: list[Passage], tally: Tally) -> AsyncIterator[str]:
         client = await self._ready()
         async for piece in client.stream(question, passages, tally):

@@ -51,6 +51,9 @@ class OpenAIGenerator:
             "temperature": self._temperature,
         }
 
+    async def close(self) -> None:
+        """Nothing to release."""
+
     async def stream(self, question: str, passages: list[Passage], tally: Tally) -> AsyncIterator[str]:
         headers = {"Accept": "text/event-stream"}
         if self._api_key:
