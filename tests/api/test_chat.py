@@ -267,7 +267,10 @@ async def test_another_user_is_refused(server: LiveServer) -> None:
         assert (await http.post(f"{base}/messages", json={"content": "hi"})).status_code == 404
         assert (await http.post(f"{base}/messages/{answer['id']}/cancel")).status_code == 404
         assert (await http.delete(base)).status_code == 404
-        assert (await http.get("/api/conversations")).json() == {"conversations": []}
+        assert (await http.get("/api/conversations")).json() == {
+            "conversations": [],
+            "generator": "extractive",
+        }
     async with server.connect(other) as ws:
         await recv_type(ws, "hello")
         await send_json(
@@ -299,4 +302,4 @@ async def test_conversations_are_listed_renamed_and_deleted_live(server: LiveSer
             ).status_code == 400
             assert (await http.delete(f"/api/conversations/{conversation_id}")).status_code == 204
             assert (await recv_type(ws, "conversation_update"))["payload"]["deleted"] is True
-            assert (await http.get("/api/conversations")).json() == {"conversations": []}
+            assert (await http.get("/api/conversations")).json()["conversations"] == []

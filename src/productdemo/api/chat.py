@@ -30,6 +30,8 @@ class ConversationOut(CamelModel):
 
 class ConversationsOut(CamelModel):
     conversations: list[ConversationPublic]
+    # Who writes answers ([llm] provider), so the page can say how answers are made.
+    generator: str
 
 
 class ConversationDetail(CamelModel):
@@ -57,7 +59,10 @@ async def create(body: ConversationCreate, session: CurrentSession, services: Se
 @router.get("")
 async def list_conversations(session: CurrentSession, services: ServicesDep) -> ConversationsOut:
     """The caller's conversations, the most recently active first."""
-    return ConversationsOut(conversations=await services.chat.conversations(session.user_id))
+    return ConversationsOut(
+        conversations=await services.chat.conversations(session.user_id),
+        generator=services.chat.answers.generator.name,
+    )
 
 
 @router.get("/{conversation_id}")

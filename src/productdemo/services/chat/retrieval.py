@@ -13,7 +13,8 @@ from typing import Protocol
 from productdemo.services.chat.events import Source
 from productdemo.services.chat.generators import Passage
 
-QUOTE_CHARS = 300
+# The passage as the reader sees it when opening a citation.
+QUOTE_CHARS = 2000
 PER_DOCUMENT = 3
 
 
