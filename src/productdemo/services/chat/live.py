@@ -1,6 +1,6 @@
 """An answer being written on this instance: its text so far and the chunks sent for it.
 
-Text is published in chunks merged over ``interval`` seconds (one flusher per answer), each
+Text is published in chunks at most once per ``interval`` seconds (one flusher per answer), each
 carrying the UTF-16 offset of its first character in the answer — the unit JavaScript's
 ``string.length`` counts, so a browser compares offsets with the text it holds directly.
 The text so far includes pieces not yet flushed: a page that fetched it over REST drops the
@@ -65,13 +65,20 @@ class LiveAnswer:
         return True
 
     async def flush_loop(self, sink: ChunkSink, interval: float) -> None:
-        """Send what was added, merged over ``interval``, until :meth:`close_flusher`."""
+        """Send what was added, at most once per ``interval``, until :meth:`close_flusher`.
+
+        Leading edge: text that arrives after a quiet interval (the first token, a slow model)
+        goes out at once; text that arrives sooner waits for the interval's end, merged.
+        """
+        last = -interval
         while not self._closing:
             await self._wake.wait()
             self._wake.clear()
-            if not self._closing:
-                await asyncio.sleep(interval)
+            wait = last + interval - time.monotonic()
+            if wait > 0 and not self._closing:
+                await asyncio.sleep(wait)
             await self.flush(sink)
+            last = time.monotonic()
 
     async def flush(self, sink: ChunkSink) -> None:
         """Send the text past what was sent, as one chunk."""

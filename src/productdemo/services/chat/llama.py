@@ -88,6 +88,8 @@ class LlamaGenerator:
     async def close(self) -> None:
         """Stop the model server (its threads and port) and free the model."""
         async with self._lock:
+            if self._client is not None:
+                await self._client.close()
             held, self._server, self._client = [self._server], None, None
         # Dropped in a thread: xllamacpp's destructor joins the server's loop, which blocks.
         await asyncio.to_thread(held.clear)

@@ -40,6 +40,17 @@ class OpenAIGenerator:
         self._temperature = temperature
         self._connect_timeout = connect_timeout
         self._stall = stall_timeout
+        # One client for every answer: its TLS context and pooled connections are reused. An
+        # answer stopped mid-stream closes its connection rather than returning it to the pool.
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            # The read timeout is the stall limit: no byte for that long ends the answer.
+            timeout = httpx.Timeout(self._stall, connect=self._connect_timeout)
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=20)
+            self._client = httpx.AsyncClient(timeout=timeout, limits=limits)
+        return self._client
 
     def _request(self, question: str, passages: list[Passage]) -> dict[str, Any]:
         return {
@@ -52,7 +63,10 @@ class OpenAIGenerator:
         }
 
     async def close(self) -> None:
-        """Nothing to release."""
+        """Close the pooled connections."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def stream(self, question: str, passages: list[Passage], tally: Tally) -> AsyncIterator[str]:
         headers = {"Accept": "text/event-stream"}
