@@ -85,3 +85,26 @@ async def test_a_lost_claim_stops_the_work_and_never_overwrites(
     async with server.services.db() as db:
         row = await db.get(Message, answer["id"])
     assert row is not None and (row.status, row.content) == ("interrupted", "taken over")
+
+
+async def test_renewals_save_the_text_so_far(start_server: StartServer, fake: FakeOpenAI) -> None:
+    """While an answer streams, each lease renewal saves its text so far (never per token), so
+    another instance, or a crash, has it."""
+    server = await start_server(llm={"provider": "openai", "openai_url": fake.url, "lease_seconds": 300 * MS})
+    _, cookie = await server.user_session()
+    conversation_id = await _conversation(server, cookie)
+    fake.tokens, fake.delay = [f"s{n} " for n in range(200)], 20 * MS
+    answer = await _ask(server, cookie, conversation_id, "Save as you go")
+    saved = ""
+    async with asyncio.timeout(5000 * MS):
+        while len(saved) < len("s0 s1 s2 s3 "):
+            await asyncio.sleep(50 * MS)
+            async with server.services.db() as db:
+                row = await db.get(Message, answer["id"])
+                assert row is not None and row.status == "streaming"
+                saved = row.content
+    assert saved.startswith("s0 s1 s2 s3 ")
+    live = server.services.chat.answers.get(answer["id"])
+    assert live is not None and live.text.startswith(saved)
+    async with server.client(cookies={"connect.sid": cookie}) as http:
+        await http.post(f"/api/conversations/{conversation_id}/messages/{answer['id']}/cancel")

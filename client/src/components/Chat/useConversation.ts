@@ -9,6 +9,8 @@ import {
   fromSnapshot,
 } from "./conversationState";
 
+const REREAD_MS = 1000;
+
 /** What {@link useConversation} returns. */
 export interface OpenConversation extends ConversationState {
   loaded: boolean;
@@ -40,9 +42,27 @@ export function useConversation(id: string | null): OpenConversation {
     setState(next);
   }, []);
 
+  const lastRead = useRef(0);
+  const readTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const readRef = useRef<() => void>(() => {});
+  // A read asked for by an event (a gap, an unknown answer): at most one a second, because the
+  // snapshot may lag the stream (another instance serves the text saved at its last renewal).
+  const readSoon = useCallback(() => {
+    if (readTimer.current) return;
+    const wait = lastRead.current + REREAD_MS - Date.now();
+    readTimer.current = setTimeout(
+      () => {
+        readTimer.current = null;
+        readRef.current();
+      },
+      Math.max(0, wait),
+    );
+  }, []);
+
   const read = useCallback(() => {
     const reading = current.current;
     if (!reading || waiting.current) return;
+    lastRead.current = Date.now();
     waiting.current = [];
     readConversation(reading).then(
       (detail) => {
@@ -65,14 +85,15 @@ export function useConversation(id: string | null): OpenConversation {
         commit(next);
         setLoaded(true);
         setError(null);
-        if (again) read();
+        if (again) readSoon();
       },
       (caught: unknown) => {
         waiting.current = null;
         if (current.current === reading) setError(caught instanceof Error ? caught.message : String(caught));
       },
     );
-  }, [commit]);
+  }, [commit, readSoon]);
+  readRef.current = read;
 
   useEffect(() => {
     commit(emptyConversation);
@@ -82,7 +103,11 @@ export function useConversation(id: string | null): OpenConversation {
     if (!id) return;
     const leave = connection.subscribe(`conversation:${id}`);
     read();
-    return leave;
+    return () => {
+      leave();
+      if (readTimer.current) clearTimeout(readTimer.current);
+      readTimer.current = null;
+    };
   }, [connection, id, read, commit]);
 
   useResync(`topic:conversation:${id ?? ""}`, () => read());
@@ -96,9 +121,9 @@ export function useConversation(id: string | null): OpenConversation {
       }
       const result = applyEvent(latest.current, event);
       commit(result.state);
-      if (result.reload) read();
+      if (result.reload) readSoon();
     },
-    [read, commit],
+    [readSoon, commit],
   );
   useWebSocketEvent("rag_progress", onEvent);
   useWebSocketEvent("message_chunk", onEvent);

@@ -154,7 +154,9 @@ class Answers:
         live.work = asyncio.get_running_loop().create_task(self._answer(live, sources, tally))
         flusher = asyncio.get_running_loop().create_task(live.flush_loop(send_chunk, self._interval))
         keeper = asyncio.get_running_loop().create_task(
-            self.leases.keep(live.message_id, lambda: live.stop("cancelled"), lambda: live.stop("lost"))
+            self.leases.keep(
+                live.message_id, lambda: live.text, lambda: live.stop("cancelled"), lambda: live.stop("lost")
+            )
         )
         try:
             await live.work

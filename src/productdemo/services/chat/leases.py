@@ -42,10 +42,18 @@ class Leases:
         return (Message.id == message_id) & (Message.claimed_by == self.instance_id)
 
     async def keep(
-        self, message_id: str, on_cancel: Callable[[], object], on_lost: Callable[[], object]
+        self,
+        message_id: str,
+        text: Callable[[], str],
+        on_cancel: Callable[[], object],
+        on_lost: Callable[[], object],
     ) -> None:
         """Renew the claim until cancelled; call ``on_cancel`` when the owner asked to stop
-        (through any instance), ``on_lost`` when the claim is gone or may have run out."""
+        (through any instance), ``on_lost`` when the claim is gone or may have run out.
+
+        Each renewal also saves the text so far (one write per third of the lease, never per
+        token), so another instance serving a reload shows it, and a crash loses less.
+        """
         renewed = time.monotonic()
         while True:
             await asyncio.sleep(self.seconds / 3)
@@ -54,7 +62,7 @@ class Leases:
                     result = await db.execute(
                         update(Message)
                         .where(self.owned(message_id), Message.status == "streaming")
-                        .values(lease_until=self.until())
+                        .values(lease_until=self.until(), content=text())
                     )
                     stop = await db.scalar(select(Message.cancel_requested).where(Message.id == message_id))
                     await db.commit()
