@@ -116,7 +116,7 @@ def create_app(config: Config) -> Application:
     search = DocumentSearch(db, engine.dialect.name)
     llm = config.llm
     answers = Answers(
-        Leases(db, config.instance_id, llm.lease_seconds),
+        Leases(db, config.instance_id, llm.lease_seconds, serialize_writes=engine.dialect.name == "sqlite"),
         broker,
         search,
         create_generator(llm),

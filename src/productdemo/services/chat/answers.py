@@ -225,7 +225,7 @@ class Answers:
         self, live: LiveAnswer, status: EndStatus, error: str | None, citations: list[Source], usage: Usage
     ) -> bool:
         """The one write at the end, guarded by this instance's claim."""
-        async with self._db() as db:
+        async with self.leases.write() as db:
             result = await db.execute(
                 update(Message)
                 .where(self.leases.owned(live.message_id))

@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, select, true, update
@@ -29,10 +30,25 @@ logger = logging.getLogger(__name__)
 
 
 class Leases:
-    def __init__(self, db: async_sessionmaker[AsyncSession], instance_id: str, seconds: float) -> None:
+    def __init__(
+        self, db: async_sessionmaker[AsyncSession], instance_id: str, seconds: float, serialize_writes: bool
+    ) -> None:
         self.db = db
         self.instance_id = instance_id
         self.seconds = seconds
+        # SQLite has one writer at a time. Left to its busy handler, hundreds of answers
+        # starting at once poll for the lock, hold every pooled connection while they wait,
+        # and a transaction that read before writing fails on a stale snapshot ("database is
+        # locked"); queueing chat writes here avoids all three (PostgreSQL needs none of it).
+        self._writes: AbstractAsyncContextManager[object] = (
+            asyncio.Lock() if serialize_writes else nullcontext()
+        )
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session for a transaction that writes (commit it inside)."""
+        async with self._writes, self.db() as db:
+            yield db
 
     def until(self) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=self.seconds)
@@ -58,7 +74,7 @@ class Leases:
         while True:
             await asyncio.sleep(self.seconds / 3)
             try:
-                async with self.db() as db:
+                async with self.write() as db:
                     result = await db.execute(
                         update(Message)
                         .where(self.owned(message_id), Message.status == "streaming")
@@ -91,7 +107,7 @@ class Leases:
         stale: ColumnElement[bool] = Message.lease_until < now
         if at_start:
             stale = true() if single else stale | (Message.claimed_by == self.instance_id)
-        async with self.db() as db:
+        async with self.write() as db:
             rows = (
                 await db.execute(
                     update(Message)

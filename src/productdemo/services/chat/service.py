@@ -51,7 +51,7 @@ class ChatService:
         conversation = Conversation(
             id=_new_id("c_"), owner_id=owner_id, title=_clean_title(title), created_at=now, updated_at=now
         )
-        async with self._db() as db:
+        async with self.answers.leases.write() as db:
             db.add(conversation)
             await db.commit()
         await self._announce(conversation, streaming=False)
@@ -103,7 +103,7 @@ class ChatService:
             return await db.scalar(select(Conversation.owner_id).where(Conversation.id == conversation_id))
 
     async def rename(self, owner_id: int, conversation_id: str, title: str) -> ConversationPublic:
-        async with self._db() as db:
+        async with self.answers.leases.write() as db:
             conversation = await self._owned(db, owner_id, conversation_id)
             conversation.title = _clean_title(title)
             conversation.updated_at = datetime.now(UTC)
@@ -118,7 +118,7 @@ class ChatService:
             conversation = await self._owned(db, owner_id, conversation_id)
         for live in self._live_in(conversation_id):
             live.stop("cancelled")
-        async with self._db() as db:
+        async with self.answers.leases.write() as db:
             await db.execute(delete(Conversation).where(Conversation.id == conversation_id))
             await db.commit()
         await self._events.to_user(
@@ -146,7 +146,7 @@ class ChatService:
             raise BadRequest(f"the question has more than {MAX_QUESTION} characters")
         now = datetime.now(UTC)
         leases = self.answers.leases
-        async with self._db() as db:
+        async with leases.write() as db:
             conversation = await self._owned(db, owner_id, conversation_id)
             busy = await db.scalar(
                 select(func.count()).where(
@@ -176,7 +176,7 @@ class ChatService:
         Raises:
             NotFound: no such answer of the owner's. Conflict: it has already ended.
         """
-        async with self._db() as db:
+        async with self.answers.leases.write() as db:
             await self._owned(db, owner_id, conversation_id)
             message = await db.get(Message, message_id)
             if message is None or message.conversation_id != conversation_id or message.role != "assistant":
