@@ -14,14 +14,16 @@ Runs three things, each bounded, and prints one JSON object:
    written (``t<time_ns>``). Reported: server CPU seconds per token (``/proc``), chunk frames per
    second received, and the delay from a token leaving the provider to its arrival at the
    client socket (p50/p99; includes the merge window).
-3. ``llama`` (with ``--llama``): the real provider (SmolLM2-135M through xllamacpp) answering
-   over passages that make a ~600-token prompt: time to first token and generation tokens/s.
+3. ``llama`` (``--llama``, instead of 1 and 2): the real provider (SmolLM2-135M through
+   xllamacpp) answering over passages that make a ~600-token prompt: time to first token and
+   generation tokens/s, twice after a warm-up.
 
 The server runs as a subprocess (``productdemo serve``) on a fresh data directory, with users
 and sessions written by ``bench/setup_sessions.py``. The machine may be shared: see
 docs/performance.md for how the figures were taken.
 
-Usage: .venv/bin/python bench/chat_stream.py [--answers 200] [--tokens 100] [--rate 50] [--llama]
+Usage: .venv/bin/python bench/chat_stream.py [--answers 200] [--tokens 100] [--rate 50]
+       .venv/bin/python bench/chat_stream.py --llama
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ class Tab:
         self.headers = {"Origin": base, "Cookie": f"connect.sid={cookie}"}
         self.delays: list[float] = []
         self.frames = 0
-        self.first_chunk: float | None = None
+        self.asked_s = 0.0
 
     async def open(self, http: httpx.AsyncClient) -> None:
         reply = await http.post(f"{self.base}/api/conversations", json={}, headers=self.headers)
@@ -174,6 +176,7 @@ class Tab:
         path = f"{self.base}/api/conversations/{self.conversation}/messages"
         reply = await http.post(path, json={"content": "What do the stamps say?"}, headers=self.headers)
         reply.raise_for_status()
+        self.asked_s = time.perf_counter() - start
         first = None
         while True:
             raw = await self.ws.recv()
@@ -266,6 +269,8 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 "tokens_per_frame": round(len(delays) / max(1, frames), 1),
                 "delay_ms_p50": round(_pct(delays, 0.5), 1),
                 "delay_ms_p99": round(_pct(delays, 0.99), 1),
+                "ask_ms_p50": round(1000 * _pct([t.asked_s for t in tabs], 0.5), 1),
+                "ask_ms_max": round(1000 * max(t.asked_s for t in tabs), 1),
             },
         }
     finally:
@@ -338,10 +343,11 @@ def main() -> None:
         asyncio.run(serve_fake(args.serve_fake, args.tokens, args.rate))
         return
     result: dict[str, Any] = {"load_average": os.getloadavg()}
-    with tempfile.TemporaryDirectory() as work:
-        result.update(asyncio.run(asyncio.wait_for(measure(args, Path(work)), 300)))
     if args.llama:
         result["llama"] = asyncio.run(asyncio.wait_for(measure_llama(), 600))
+    else:
+        with tempfile.TemporaryDirectory() as work:
+            result.update(asyncio.run(asyncio.wait_for(measure(args, Path(work)), 300)))
     print(json.dumps(result, indent=2))
 
 

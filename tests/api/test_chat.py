@@ -303,3 +303,40 @@ async def test_conversations_are_listed_renamed_and_deleted_live(server: LiveSer
             assert (await http.delete(f"/api/conversations/{conversation_id}")).status_code == 204
             assert (await recv_type(ws, "conversation_update"))["payload"]["deleted"] is True
             assert (await http.get("/api/conversations")).json()["conversations"] == []
+
+
+async def test_after_a_dropped_connection_resume_and_offsets_make_the_whole_answer(
+    start_server: StartServer, fake: FakeOpenAI
+) -> None:
+    """A socket that drops mid-answer reconnects and resumes the topic from an earlier position:
+    the replay repeats chunks it had, which offsets drop, and nothing is missing."""
+    server = await _openai_server(start_server, fake)
+    _, cookie = await server.user_session()
+    conversation_id = await _conversation(server, cookie)
+    fake.tokens, fake.delay = [f"r{n} " for n in range(60)], 20 * MS
+    topic = f"conversation:{conversation_id}"
+    async with server.connect(cookie) as ws:
+        await recv_type(ws, "hello")
+        await send_json(ws, {"type": "subscribe", "id": "f", "payload": {"topic": topic}})
+        epoch = (await recv_type(ws, "ack"))["payload"]["epoch"]
+        await _ask(server, cookie, conversation_id, "Resume me")
+        chunks: list[dict[str, Any]] = []
+        while len(chunks) < 3:
+            chunks.append(await recv_type(ws, "message_chunk"))
+    text, last_seq = _joined(chunks), chunks[-1]["seq"]
+    while fake.tokens_sent < 25:
+        await asyncio.sleep(10 * MS)
+    async with server.connect(cookie) as ws:
+        await recv_type(ws, "hello")
+        await _follow(ws, conversation_id)
+        # One position earlier than what was processed: the replay repeats a chunk.
+        position = {"epoch": epoch, "seq": last_seq - 1}
+        await send_json(
+            ws, {"type": "resume", "id": "r", "payload": {"streams": {f"topic:{topic}": position}}}
+        )
+        events = await _until_end(ws)
+    replayed = [e for e in events if e["type"] == "message_chunk"]
+    assert replayed[0]["seq"] == last_seq and replayed[0]["payload"]["offset"] < len(text)
+    whole = "".join(f"r{n} " for n in range(60))
+    assert _joined(replayed, text) == whole
+    assert (await _read(server, cookie, conversation_id))["messages"][1]["content"] == whole
