@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.services.chat.fake_openai import FakeOpenAI
-from tests.support import MS, LiveServer, StartServer, recv_json, recv_type, send_json
+from tests.support import MS, LiveServer, StartServer, make_config, recv_json, recv_type, send_json
 
 POLICY = (
     b"# Refunds\n\nRefunds are processed within five business days of the return.\n\n"
@@ -221,8 +221,6 @@ async def test_a_late_reader_gets_the_text_so_far_and_drops_repeats_by_offset(
 async def test_a_restart_mid_answer_ends_it_interrupted(tmp_path: Any, fake: FakeOpenAI) -> None:
     """Stopping the server mid-answer leaves the message interrupted with its text so far, never
     streaming; after a restart the conversation can ask again."""
-    from tests.support import make_config
-
     config = make_config(tmp_path, llm={"provider": "openai", "openai_url": fake.url})
     server = LiveServer(config)
     await server.start()
