@@ -16,7 +16,7 @@ Runs three things, each bounded, and prints one JSON object:
    client socket (p50/p99; includes the merge window).
 3. ``llama`` (``--llama``, instead of 1 and 2): the real provider (SmolLM2-135M through
    xllamacpp) answering over passages that make a ~600-token prompt: time to first token and
-   generation tokens/s, twice after a warm-up.
+   generation tokens/s, three times after a warm-up, each over a different prompt.
 
 The server runs as a subprocess (``productdemo serve``) on a fresh data directory, with users
 and sessions written by ``bench/setup_sessions.py``. The machine may be shared: see
@@ -287,36 +287,40 @@ async def measure_llama() -> dict[str, Any]:
     from productdemo.services.chat.llama import LlamaGenerator
 
     sentence = "The harbour warehouse ships parcels every Tuesday and refunds take five business days. "
-    passages = [
-        Passage(
-            Source(
-                n=n,
-                document_id="d",
-                filename=f"f{n}.md",
-                chunk_index=n,
-                page=None,
-                section=None,
-                start=0,
-                end=0,
-                quote="",
-            ),
-            sentence * 8,
-        )
-        for n in range(1, 5)
-    ]
+
+    def passages(run: int) -> list[Passage]:
+        # A different text per run: llama.cpp reuses a cached prompt prefix, which would hide
+        # the prompt evaluation a new question costs.
+        return [
+            Passage(
+                Source(
+                    n=n,
+                    document_id="d",
+                    filename=f"f{n}.md",
+                    chunk_index=n,
+                    page=None,
+                    section=None,
+                    start=0,
+                    end=0,
+                    quote="",
+                ),
+                f"Report {run}.{n}: " + sentence * 8,
+            )
+            for n in range(1, 5)
+        ]
+
     generator = LlamaGenerator(LlmSettings(provider="llama", max_tokens=128, stall_timeout=300))
     t0 = time.perf_counter()
-    async for _ in generator.stream("warm up", passages[:1], Tally()):
+    async for _ in generator.stream("warm up", passages(0)[:1], Tally()):
         break
     load = time.perf_counter() - t0
     runs = []
-    for _ in range(2):
+    for run in range(1, 4):
         tally = Tally()
         start = time.perf_counter()
         first = None
-        async for _piece in generator.stream(
-            "When do parcels ship and how long do refunds take?", passages, tally
-        ):
+        question = "When do parcels ship and how long do refunds take?"
+        async for _piece in generator.stream(question, passages(run), tally):
             first = first or time.perf_counter()
         end = time.perf_counter()
         assert first is not None and tally.completion_tokens

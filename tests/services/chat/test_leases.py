@@ -108,3 +108,26 @@ async def test_renewals_save_the_text_so_far(start_server: StartServer, fake: Fa
     assert live is not None and live.text.startswith(saved)
     async with server.client(cookies={"connect.sid": cookie}) as http:
         await http.post(f"/api/conversations/{conversation_id}/messages/{answer['id']}/cancel")
+
+
+async def test_a_stop_made_on_another_instance_reaches_the_owner_at_its_next_renewal(
+    start_server: StartServer, fake: FakeOpenAI
+) -> None:
+    """Stop through another instance only marks the row; the owner reads the mark when it renews
+    its lease, stops the model and ends the answer as cancelled."""
+    server = await start_server(llm={"provider": "openai", "openai_url": fake.url, "lease_seconds": 600 * MS})
+    _, cookie = await server.user_session()
+    conversation_id = await _conversation(server, cookie)
+    fake.tokens, fake.delay = [f"c{n} " for n in range(500)], 20 * MS
+    async with server.connect(cookie) as ws:
+        await recv_type(ws, "hello")
+        await _follow(ws, conversation_id)
+        answer = await _ask(server, cookie, conversation_id, "Stop me from afar")
+        while fake.tokens_sent < 3:
+            await asyncio.sleep(10 * MS)
+        async with server.services.db() as db:
+            await db.execute(update(Message).where(Message.id == answer["id"]).values(cancel_requested=True))
+            await db.commit()
+        events = await _until_end(ws, 3000 * MS)
+    assert events[-1]["payload"]["status"] == "cancelled"
+    assert fake.client_closed.is_set()
