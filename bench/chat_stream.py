@@ -22,7 +22,7 @@ The server runs as a subprocess (``productdemo serve``) on a fresh data director
 and sessions written by ``bench/setup_sessions.py``. The machine may be shared: see
 docs/performance.md for how the figures were taken.
 
-Usage: .venv/bin/python bench/chat_stream.py [--answers 200] [--tokens 100] [--rate 50]
+Usage: .venv/bin/python bench/chat_stream.py [--answers 200] [--tokens 100] [--rate 50] [--postgres URL]
        .venv/bin/python bench/chat_stream.py --llama
 """
 
@@ -228,6 +228,7 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "PRODUCTDEMO_LLM_PROVIDER": "openai",
         "PRODUCTDEMO_LLM_OPENAI_URL": provider,
         "PRODUCTDEMO_LOGGING_LEVEL": "WARNING",
+        **database,
     }
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/productdemo"), "serve"], env=env, stdout=subprocess.DEVNULL
@@ -341,12 +342,20 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--llama", action="store_true")
+    parser.add_argument(
+        "--postgres",
+        default="",
+        help="run the server on PostgreSQL, e.g. postgresql+asyncpg://postgres@127.0.0.1:5432",
+    )
     parser.add_argument("--serve-fake", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_fake:
         asyncio.run(serve_fake(args.serve_fake, args.tokens, args.rate))
         return
-    result: dict[str, Any] = {"load_average": os.getloadavg()}
+    result: dict[str, Any] = {
+        "load_average": os.getloadavg(),
+        "database": "postgresql" if args.postgres else "sqlite",
+    }
     if args.llama:
         result["llama"] = asyncio.run(asyncio.wait_for(measure_llama(), 600))
     else:

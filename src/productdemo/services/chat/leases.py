@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, select, true, update
+from sqlalchemy import ColumnElement, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from productdemo.storage.models import Message
@@ -75,12 +75,15 @@ class Leases:
             await asyncio.sleep(self.seconds / 3)
             try:
                 async with self.write() as db:
-                    result = await db.execute(
-                        update(Message)
-                        .where(self.owned(message_id), Message.status == "streaming")
-                        .values(lease_until=self.until(), content=text())
-                    )
-                    stop = await db.scalar(select(Message.cancel_requested).where(Message.id == message_id))
+                    # One statement renews, saves the text and reads whether Stop was asked for.
+                    row = (
+                        await db.execute(
+                            update(Message)
+                            .where(self.owned(message_id), Message.status == "streaming")
+                            .values(lease_until=self.until(), content=text())
+                            .returning(Message.cancel_requested)
+                        )
+                    ).first()
                     await db.commit()
             except asyncio.CancelledError:
                 raise
@@ -92,11 +95,11 @@ class Leases:
                     return
                 continue
             renewed = time.monotonic()
-            if not getattr(result, "rowcount", 1):
+            if row is None:
                 logger.info("answer %s is gone or was ended elsewhere; stopping", message_id)
                 on_lost()
                 return
-            if stop:
+            if row[0]:
                 on_cancel()
 
     async def expired(self, at_start: bool = False, single: bool = False) -> list[tuple[str, str]]:
