@@ -193,6 +193,25 @@ class Tab:
 
 
 async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    if not args.postgres:
+        return await _measure(args, work, {})
+    # A database of its own on the given PostgreSQL server, dropped afterwards.
+    import asyncpg
+
+    name = f"chatbench_{os.getpid()}"
+    server = args.postgres.replace("+asyncpg", "")
+    admin = await asyncpg.connect(f"{server}/postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    try:
+        return await _measure(args, work, {"PRODUCTDEMO_DATABASE_URL": f"{args.postgres}/{name}"})
+    finally:
+        admin = await asyncpg.connect(f"{server}/postgres")
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def _measure(args: argparse.Namespace, work: Path, database: dict[str, str]) -> dict[str, Any]:
     n = args.answers
     subprocess.run(
         [
@@ -203,7 +222,7 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             str(work / "s.json"),
         ],
         check=True,
-        env={**os.environ, "PRODUCTDEMO_SECURITY_SECRET_KEY": SECRET},
+        env={**os.environ, **database, "PRODUCTDEMO_SECURITY_SECRET_KEY": SECRET},
     )
     users = json.loads((work / "s.json").read_text())["users"]
     fake_port, port = _free_port(), _free_port()
