@@ -9,12 +9,11 @@ so lines are buffered until the blank line that ends the event.
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 
 from productdemo.services.chat.generators import GeneratorError, Passage, Tally
 from productdemo.services.chat.prompt import chat_messages
@@ -124,7 +123,6 @@ async def _events(lines: AsyncIterator[str]) -> AsyncIterator[str]:
         name, _, value = line.partition(":")
         if name == "data":
             data.append(value[1:] if value.startswith(" ") else value)
-        await asyncio.sleep(0)
     if data:
         yield "\n".join(data)
 
@@ -132,7 +130,7 @@ async def _events(lines: AsyncIterator[str]) -> AsyncIterator[str]:
 def _read_chunk(event: str, tally: Tally) -> tuple[str, bool]:
     """The text a ``chat.completion.chunk`` adds, and whether it carried a finish reason."""
     try:
-        chunk = json.loads(event)
+        chunk = orjson.loads(event)
         if "error" in chunk and not chunk.get("choices"):
             raise GeneratorError(f"the model reported an error: {chunk['error']}")
         usage = chunk.get("usage")
