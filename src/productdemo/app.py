@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from productdemo.api import admin, auth, documents as documents_api, health
+from productdemo.api import admin, auth, chat as chat_api, documents as documents_api, health
 from productdemo.api.client import client_router
 from productdemo.api.csrf import CrossSiteGuard
 from productdemo.api.deps import Services
@@ -27,6 +27,11 @@ from productdemo.realtime.history import MemoryHistory
 from productdemo.realtime.hub import Hub
 from productdemo.realtime.metrics import RealtimeCollector
 from productdemo.realtime.router import Router, register_core
+from productdemo.services.chat import access as chat_access
+from productdemo.services.chat.answers import Answers
+from productdemo.services.chat.generators import create_generator
+from productdemo.services.chat.leases import Leases
+from productdemo.services.chat.service import ChatService
 from productdemo.services.documents import access as documents_access
 from productdemo.services.documents.files import FileStore
 from productdemo.services.documents.processor import DocumentProcessor
@@ -109,6 +114,18 @@ def create_app(config: Config) -> Application:
     )
     documents = DocumentService(db, broker, uploads, processor, config.documents.max_upload_size)
     documents_access.register(router, documents)
+    search = DocumentSearch(db, engine.dialect.name)
+    llm = config.llm
+    answers = Answers(
+        Leases(db, config.instance_id, llm.lease_seconds, serialize_writes=engine.dialect.name == "sqlite"),
+        broker,
+        search,
+        create_generator(llm),
+        llm.sources,
+        llm.flush_interval,
+    )
+    chat = ChatService(db, broker, answers)
+    chat_access.register(router, chat)
     services = Services(
         config=config,
         db=db,
@@ -120,7 +137,8 @@ def create_app(config: Config) -> Application:
         broker=broker,
         hub=hub,
         documents=documents,
-        search=DocumentSearch(db, engine.dialect.name),
+        search=search,
+        chat=chat,
     )
 
     @asynccontextmanager
@@ -129,9 +147,11 @@ def create_app(config: Config) -> Application:
         await follower.start()  # reads where the revocation log stands, then preloads sessions
         extraction.start()
         await processor.start()
+        await answers.start(single=engine.dialect.name == "sqlite")
         try:
             yield
         finally:
+            await answers.stop()
             await processor.stop()
             await extraction.close()
             await follower.stop()
@@ -153,6 +173,7 @@ def create_app(config: Config) -> Application:
     api.include_router(auth.router)
     api.include_router(admin.router)
     api.include_router(documents_api.router)
+    api.include_router(chat_api.router)
     api.include_router(health.router)
     collector = RealtimeCollector(
         hub.metrics, lambda: len(hub.registry), lambda: broker.lag, lambda: broker.healthy

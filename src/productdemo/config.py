@@ -112,6 +112,30 @@ class DocumentSettings(_Section):
     max_attempts: int = Field(3, ge=1, le=100)
 
 
+class LlmSettings(_Section):
+    provider: Literal["extractive", "llama", "openai"] = "extractive"
+    sources: int = Field(6, ge=1, le=20)
+    max_tokens: int = Field(400, ge=16, le=8192)
+    temperature: float = Field(0.2, ge=0, le=2)
+    flush_interval: float = Field(0.05, gt=0, le=1)
+    stall_timeout: float = Field(30.0, gt=0)
+    connect_timeout: float = Field(10.0, gt=0)
+    lease_seconds: float = Field(15.0, gt=0)
+    openai_url: str = "https://api.openai.com/v1"
+    openai_model: str = "gpt-4o-mini"
+    openai_api_key: SecretStr = SecretStr("")
+    openai_api_key_file: Path | None = None
+    llama_model_path: Path | None = None
+    llama_threads: int = Field(2, ge=1, le=64)
+    llama_context: int = Field(4096, ge=512, le=131_072)
+
+    def api_key(self) -> str:
+        """The OpenAI-compatible endpoint's key: from the key file when one is set, else the value."""
+        if self.openai_api_key_file is not None:
+            return self.openai_api_key_file.read_text(encoding="utf-8").strip()
+        return self.openai_api_key.get_secret_value()
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -124,6 +148,7 @@ class Config(_Section):
     realtime: RealtimeSettings = RealtimeSettings()
     broker: BrokerSettings = BrokerSettings()
     documents: DocumentSettings = DocumentSettings()
+    llm: LlmSettings = LlmSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @property
