@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from productdemo.api import admin, auth, documents as documents_api, health
+from productdemo.api import admin, auth, documents as documents_api, health, mcp as mcp_api
 from productdemo.api.client import client_router
 from productdemo.api.csrf import CrossSiteGuard
 from productdemo.api.deps import Services
@@ -33,6 +33,12 @@ from productdemo.services.documents.processor import DocumentProcessor
 from productdemo.services.documents.search import DocumentSearch
 from productdemo.services.documents.service import DocumentService
 from productdemo.services.documents.workers import ExtractionPool
+from productdemo.services.mcp import access as mcp_access
+from productdemo.services.mcp.audit import AuditLog
+from productdemo.services.mcp.hosts import HostService
+from productdemo.services.mcp.installs import InstallService
+from productdemo.services.mcp.vault import Vault
+from productdemo.services.mcp.worker import InstallWorker
 from productdemo.services.notifications.service import NotificationService
 from productdemo.services.users import rpc as users_rpc
 from productdemo.services.users.passwords import Passwords
@@ -108,6 +114,13 @@ def create_app(config: Config) -> Application:
     )
     documents = DocumentService(db, broker, uploads, processor, config.documents.max_upload_size)
     documents_access.register(router, documents)
+    mcp_audit = AuditLog(db)
+    mcp_hosts = HostService(db, Vault(config.secret_key()), mcp_audit, config.mcp.connect_timeout)
+    mcp_worker = InstallWorker(
+        db, broker, mcp_audit, mcp_hosts.credentials, config.mcp, config.instance_id, engine.dialect.name
+    )
+    mcp_installs = InstallService(db, broker, mcp_hosts, mcp_audit, mcp_worker, config.mcp)
+    mcp_access.register(router)
     services = Services(
         config=config,
         db=db,
@@ -120,6 +133,9 @@ def create_app(config: Config) -> Application:
         hub=hub,
         documents=documents,
         search=DocumentSearch(db, engine.dialect.name),
+        mcp_hosts=mcp_hosts,
+        mcp_installs=mcp_installs,
+        mcp_audit=mcp_audit,
     )
 
     @asynccontextmanager
@@ -129,9 +145,11 @@ def create_app(config: Config) -> Application:
         await follower.start()
         extraction.start()
         await processor.start()
+        await mcp_worker.start()
         try:
             yield
         finally:
+            await mcp_worker.stop()
             await processor.stop()
             extraction.close()
             await follower.stop()
@@ -153,6 +171,7 @@ def create_app(config: Config) -> Application:
     api.include_router(auth.router)
     api.include_router(admin.router)
     api.include_router(documents_api.router)
+    api.include_router(mcp_api.router)
     api.include_router(health.router)
     collector = RealtimeCollector(
         hub.metrics, lambda: len(hub.registry), lambda: broker.lag, lambda: broker.healthy

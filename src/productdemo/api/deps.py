@@ -16,6 +16,9 @@ from productdemo.realtime.hub import Hub
 from productdemo.realtime.publisher import Publisher
 from productdemo.services.documents.search import DocumentSearch
 from productdemo.services.documents.service import DocumentService
+from productdemo.services.mcp.audit import AuditLog
+from productdemo.services.mcp.hosts import HostService
+from productdemo.services.mcp.installs import InstallService
 from productdemo.services.notifications.service import NotificationService
 from productdemo.services.users.service import UserService
 from productdemo.services.users.sessions import SessionRecord, SessionStore
@@ -37,6 +40,9 @@ class Services:
     hub: Hub
     documents: DocumentService
     search: DocumentSearch
+    mcp_hosts: HostService
+    mcp_installs: InstallService
+    mcp_audit: AuditLog
 
 
 def get_services(request: Request) -> Services:
