@@ -97,7 +97,7 @@ def wrap(command: str) -> str:
 
 async def kill_group(conn: asyncssh.SSHClientConnection, pgid: int, grace: float) -> None:
     """TERM the remote process group, then KILL it if it outlives ``grace`` seconds."""
-    await _run_quietly(conn, f"kill -TERM -- -{pgid}")
+    await _run_quietly(conn, f"kill -s TERM -- -{pgid}")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + grace
     while loop.time() < deadline:
@@ -105,11 +105,11 @@ async def kill_group(conn: asyncssh.SSHClientConnection, pgid: int, grace: float
             return
         await asyncio.sleep(min(0.2, grace))
     logger.info("process group %d outlived TERM by %.1f s; sending KILL", pgid, grace)
-    await _run_quietly(conn, f"kill -KILL -- -{pgid}")
+    await _run_quietly(conn, f"kill -s KILL -- -{pgid}")
 
 
 async def _group_alive(conn: asyncssh.SSHClientConnection, pgid: int) -> bool:
-    result = await _run_quietly(conn, f"kill -0 -- -{pgid}")
+    result = await _run_quietly(conn, f"kill -s 0 -- -{pgid}")
     return result == 0
 
 
