@@ -156,9 +156,7 @@ async def test_nonzero_exit_fails_with_the_status(
     assert frames[-1]["payload"]["message"] == "the install command exited with status 3"
 
 
-async def test_a_server_that_does_not_speak_mcp_fails_verify(
-    live: LiveServer, admin: str, http: httpx.AsyncClient, root_host: str
-) -> None:
+async def test_a_server_that_does_not_speak_mcp_fails_verify(http: httpx.AsyncClient, root_host: str) -> None:
     """The install exits 0 but the launched program prints text: failed, with the reason."""
     install_id = await start_install(http, root_host, "4")
     install = await wait_state(http, install_id, FINAL)
@@ -168,9 +166,7 @@ async def test_a_server_that_does_not_speak_mcp_fails_verify(
     assert install["tools"] is None
 
 
-async def test_one_install_per_host_and_server_at_a_time(
-    live: LiveServer, http: httpx.AsyncClient, sshd: Sshd, root_host: str
-) -> None:
+async def test_one_install_per_host_and_server_at_a_time(http: httpx.AsyncClient, root_host: str) -> None:
     """A second install of the same server on the same host is refused with 409 while one runs."""
     install_id = await start_install(http, root_host, "5")
     again = await http.post("/api/mcp/installs", json={"hostId": root_host, "serverId": "5"})
@@ -221,7 +217,7 @@ async def test_cancel_kills_the_remote_process_group_as_non_root(
 
 
 async def test_idle_output_deadline_times_out_and_kills(
-    live: LiveServer, admin: str, http: httpx.AsyncClient, sshd: Sshd, root_host: str
+    http: httpx.AsyncClient, sshd: Sshd, root_host: str
 ) -> None:
     """A command silent for longer than idle_timeout ends timed_out, and its process is gone."""
     install_id = await start_install(http, root_host, "6")
@@ -233,7 +229,7 @@ async def test_idle_output_deadline_times_out_and_kills(
             await asyncio.sleep(0.1)
 
 
-async def test_wrong_key_is_an_error(live: LiveServer, http: httpx.AsyncClient, sshd: Sshd) -> None:
+async def test_wrong_key_is_an_error(http: httpx.AsyncClient, sshd: Sshd) -> None:
     """A key the host does not accept ends the install as error: authentication refused."""
     host_id = await add_trusted_host(http, sshd, "root", key=sshd.user_key)
     install_id = await start_install(http, host_id, "3")
