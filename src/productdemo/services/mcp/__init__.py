@@ -13,3 +13,11 @@
     audit.py      who ran what where, and how it ended
     access.py     who may follow ``mcp_install:<id>`` (administrators)
 """
+
+import warnings
+
+# asyncssh 2.24 names cryptography's DSA classes at import, which cryptography 51 deprecates;
+# asyncssh never offers DSA here. Importing it once, first, keeps that noise out of every start.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="DSA is deprecated")
+    import asyncssh  # noqa: F401

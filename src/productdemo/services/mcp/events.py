@@ -24,8 +24,9 @@ class McpInstallUpdate(Event):
 
 
 class McpInstallOutput(Event):
-    """A piece of the install command's output. ``offset`` is its first byte's position in the
-    install's log (UTF-8), so a viewer merges it with what it fetched over REST and sees gaps."""
+    """Install output; ``offset`` is its first byte's position in the install's UTF-8 log."""
+
+    # The offset lets a viewer merge live frames with what it fetched over REST, and see a gap.
 
     event_type = "mcp_install_output"
     install_id: str
