@@ -8,6 +8,7 @@ import { AdminPage } from "./routes/AdminPage";
 import { ChatPage } from "./routes/ChatPage";
 import { DocumentsPage } from "./routes/DocumentsPage";
 import { LoginPage } from "./routes/LoginPage";
+import { McpPage } from "./routes/McpPage";
 import { RequireAuth } from "./routes/RequireAuth";
 
 /** The routes; the signed-in ones share the shell. */
@@ -29,6 +30,14 @@ export function AppRoutes() {
           element={
             <RequireAuth admin>
               <AdminPage />
+            </RequireAuth>
+          }
+        />
+        <Route
+          path="/admin/mcp/:installId?"
+          element={
+            <RequireAuth admin>
+              <McpPage />
             </RequireAuth>
           }
         />

@@ -65,6 +65,8 @@ export interface ConnectionEvents {
   /** The socket closed (before the state changes because of it). */
   close: CloseInfo;
   subscription_error: SubscriptionError;
+  /** The server acknowledged a subscription (also after each reconnect): events flow from here. */
+  subscribed: { topic: string };
 }
 
 const DEFAULT_HEARTBEAT_SECONDS = 25;
@@ -469,6 +471,7 @@ export class Connection {
       resolve: (reply) => {
         const position = streamPositionIn(reply.payload);
         if (position) this.apply(this.streams.onPosition(position.stream, position));
+        this.emitter.emit("subscribed", { topic });
       },
       reject: (error) => {
         if (error.code !== "disconnected" && error.code !== "closed") {

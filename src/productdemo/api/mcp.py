@@ -83,6 +83,7 @@ class LogPublic(CamelModel):
 
 
 class AuditEntryPublic(CamelModel):
+    id: int
     at: datetime
     username: str
     action: str
