@@ -60,6 +60,14 @@ def keygen(path: Path) -> str:
     return path.read_text()
 
 
+def fingerprint_of(public_key: Path) -> str:
+    """The key's SHA-256 fingerprint as OpenSSH prints it (``SHA256:…``)."""
+    out = subprocess.run(
+        ["ssh-keygen", "-l", "-E", "sha256", "-f", str(public_key)], capture_output=True, check=True
+    )
+    return out.stdout.decode().split()[1]
+
+
 @dataclass
 class Sshd:
     root: Path

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from tests.mcp_support import FINAL, add_trusted_host, start_install, wait_state
-from tests.sshd import Sshd, cleanup, start_sshd
+from tests.sshd import Sshd, cleanup, fingerprint_of, start_sshd
 from tests.support import MS, LiveServer, StartServer
 
 
@@ -35,11 +34,6 @@ async def http(start_server: StartServer, sshd: Sshd) -> AsyncIterator[httpx.Asy
     _id, cookie = await live.user_session("admin")
     async with live.client(cookies={"connect.sid": cookie}, timeout=30) as client:
         yield client
-
-
-def fingerprint_of(path: str) -> str:
-    out = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", path], capture_output=True, check=True)
-    return out.stdout.decode().split()[1]
 
 
 async def test_host_key_is_confirmed_before_anything_runs(http: httpx.AsyncClient, sshd: Sshd) -> None:
@@ -71,7 +65,7 @@ async def test_host_key_is_confirmed_before_anything_runs(http: httpx.AsyncClien
     early = await http.post(f"/api/mcp/hosts/{host['id']}/trust", json={"fingerprint": "SHA256:x"})
     assert early.status_code == 409
     scanned = (await http.post(f"/api/mcp/hosts/{host['id']}/scan")).json()
-    assert scanned == {"fingerprint": fingerprint_of(str(sshd.root / "host_key.pub"))}
+    assert scanned == {"fingerprint": fingerprint_of(sshd.root / "host_key.pub")}
     wrong = await http.post(f"/api/mcp/hosts/{host['id']}/trust", json={"fingerprint": "SHA256:AAAA"})
     assert wrong.status_code == 409
     trusted = await http.post(f"/api/mcp/hosts/{host['id']}/trust", json=scanned)

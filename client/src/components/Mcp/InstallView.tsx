@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { useWebSocketEvent } from "../../contexts/WebSocketContext";
 import { cancelInstall, FINAL_STATES, getInstall, type InstallPublic, verifyAgain } from "../../lib/mcp";
 import { InstallTerminal } from "./InstallTerminal";
@@ -27,6 +27,13 @@ export function InstallView({
 }) {
   const [install, setInstall] = useState<InstallPublic | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const section = useRef<HTMLElement>(null);
+
+  // Opening an install (often from the form below) brings its terminal into view: xterm also
+  // pauses rendering while it is off screen.
+  useEffect(() => {
+    if (installId) section.current?.scrollIntoView?.({ block: "start" });
+  }, [installId]);
 
   const load = useCallback(() => {
     getInstall(installId).then(setInstall, (caught: unknown) =>
@@ -65,7 +72,7 @@ export function InstallView({
 
   const active = install !== null && !FINAL_STATES.includes(install.state);
   return (
-    <section aria-labelledby="mcp-install-view-title" className="mcp-install">
+    <section ref={section} aria-labelledby="mcp-install-view-title" className="mcp-install">
       <h2 id="mcp-install-view-title">
         {install ? `${install.verifyOnly ? "Verify" : "Install"}: ${install.serverName}` : "Install"}
       </h2>
