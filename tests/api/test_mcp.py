@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from productdemo.storage.models import McpInstall
 from tests.mcp_support import (
     FINAL,
     add_trusted_host,
@@ -327,3 +330,32 @@ async def test_private_key_never_leaves_the_server(
     for line in secret_lines:
         assert not any(line in text for text in seen)
     assert frames[-1]["payload"]["state"] == "succeeded"
+
+
+async def test_a_lost_claim_stops_the_work_and_writes_nothing_more(
+    live: LiveServer, http: httpx.AsyncClient, sshd: Sshd, root_host: str
+) -> None:
+    """When the claim is taken away, the runner kills the remote group and never writes an end."""
+    install_id = await start_install(http, root_host, "5")
+    await wait_state(http, install_id, {"running"})
+    async with asyncio.timeout(10000 * MS):
+        while not await sshd.pgrep("sleep 86401"):
+            await asyncio.sleep(0.05)
+    async with live.services.db() as db:
+        await db.execute(update(McpInstall).where(McpInstall.id == install_id).values(claimed_by="elsewhere"))
+        await db.commit()
+    async with asyncio.timeout(10000 * MS):
+        while await sshd.pgrep("8640[1]"):
+            await asyncio.sleep(0.1)
+    size = (await http.get(f"/api/mcp/installs/{install_id}")).json()["install"]["logSize"]
+    await asyncio.sleep(3 * live.config.mcp.poll_interval)
+    install = (await http.get(f"/api/mcp/installs/{install_id}")).json()["install"]
+    assert (install["state"], install["logSize"]) == ("running", size)
+    # Once the thief's lease runs out too, any instance ends the install: it never stays running.
+    async with live.services.db() as db:
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        await db.execute(update(McpInstall).where(McpInstall.id == install_id).values(lease_until=past))
+        await db.commit()
+    ended = await wait_state(http, install_id, FINAL)
+    assert ended["state"] == "error"
+    assert ended["message"].startswith("instance lost")

@@ -43,6 +43,15 @@ async def test_chatty_output_is_coalesced_not_dropped() -> None:
     assert offsets == [sum(len(f[2].encode()) for f in frames[:i]) for i in range(len(frames))]
 
 
+async def test_a_large_read_is_cut_into_frames_of_max_bytes() -> None:
+    """A 5,000-byte read becomes frames of at most 1,024 characters, in order."""
+    frames, out = collector()
+    await out.feed("stdout", b"y" * 5000)
+    await out.close()
+    assert [len(f[2]) for f in frames] == [1024, 1024, 1024, 1024, 904]
+    assert [f[1] for f in frames] == [0, 1024, 2048, 3072, 4096]
+
+
 async def test_quiet_output_is_flushed_after_the_interval() -> None:
     """A lone line goes out by itself within the interval, without waiting for more."""
     frames, out = collector()

@@ -1,8 +1,8 @@
 """Turning a remote command's output bytes into coalesced, offset-numbered text frames.
 
 Each stream has its own incremental UTF-8 decoder, so a character split across two reads
-comes out whole. Text waits in one buffer until ``interval`` seconds have passed, ``max_bytes``
-have gathered, or the other stream speaks; then it goes to the sink as one frame. The sink
+comes out whole. Text waits in one buffer until ``interval`` seconds have passed,
+``max_bytes`` (counted in characters) have gathered, or the other stream speaks; then it goes to the sink as one frame. The sink
 is awaited, so a slow store or broker slows the reading of the remote output (TCP flow control
 holds the rest on the host), and nothing is ever dropped.
 """
@@ -70,11 +70,17 @@ class OutputCoalescer:
         if self._parts and stream != self._stream:
             await self.flush()
         self._stream = stream
-        self._parts.append(text)
-        self._size += len(text)
-        if self._size >= self._max_bytes:
+        # One read may bring 64 KiB: cut it so that no frame holds much more than max_bytes.
+        while len(text) > self._max_bytes - self._size:
+            room = self._max_bytes - self._size
+            self._parts.append(text[:room])
+            self._size += room
+            text = text[room:]
             await self.flush()
-        elif self._ticker is None or self._ticker.done():
+        if text:
+            self._parts.append(text)
+            self._size += len(text)
+        if self._parts and (self._ticker is None or self._ticker.done()):
             self._ticker = asyncio.get_running_loop().create_task(self._flush_later())
 
     async def _flush_later(self) -> None:
