@@ -2,9 +2,10 @@
 
 Each stream has its own incremental UTF-8 decoder, so a character split across two reads
 comes out whole. Text waits in one buffer until ``interval`` seconds have passed,
-``max_bytes`` (counted in characters) have gathered, or the other stream speaks; then it goes to the sink as one frame. The sink
-is awaited, so a slow store or broker slows the reading of the remote output (TCP flow control
-holds the rest on the host), and nothing is ever dropped.
+``max_bytes`` (counted in characters) have gathered, or the other stream speaks; then it
+goes to the sink as one frame. The sink is awaited, so a slow store or broker slows the
+reading of the remote output (TCP flow control holds the rest on the host), and nothing is
+ever dropped.
 """
 
 from __future__ import annotations

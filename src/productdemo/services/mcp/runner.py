@@ -25,7 +25,15 @@ from productdemo.realtime.publisher import Publisher
 from productdemo.services.mcp.events import InstallState, McpInstallOutput, McpInstallUpdate, install_topic
 from productdemo.services.mcp.logstore import ClaimLost, LogWriter
 from productdemo.services.mcp.output import OutputCoalescer, Sink, Stream
-from productdemo.services.mcp.remote import PGID_MARKER, Credentials, RemoteError, connect, kill_group, wrap
+from productdemo.services.mcp.remote import (
+    PGID_MARKER,
+    Credentials,
+    RemoteError,
+    connect,
+    describe,
+    kill_group,
+    wrap,
+)
 from productdemo.services.mcp.verify import ToolInfo, VerifyFailed, list_remote_tools
 from productdemo.storage.models import McpInstall
 
@@ -82,6 +90,9 @@ class InstallRunner:
             return Outcome("error", str(exc))
         try:
             return await self._install_and_verify(conn)
+        except (asyncssh.Error, OSError) as exc:
+            # A channel refused or the connection dropped between the steps.
+            return Outcome("error", f"connection lost: {describe(exc)}")
         finally:
             conn.close()
 

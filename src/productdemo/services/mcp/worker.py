@@ -32,6 +32,7 @@ from productdemo.services.mcp.events import ACTIVE_STATES
 from productdemo.services.mcp.logstore import ClaimLost
 from productdemo.services.mcp.remote import Credentials, RemoteError
 from productdemo.services.mcp.runner import InstallRunner, Outcome, publish_state
+from productdemo.services.mcp.vault import VaultError
 from productdemo.storage.models import McpHost, McpInstall, User
 
 logger = logging.getLogger(__name__)
@@ -175,7 +176,7 @@ class InstallWorker:
         outcome: Outcome | None = None
         try:
             creds = self._credentials(host)
-        except RemoteError as exc:
+        except (RemoteError, VaultError) as exc:
             outcome = Outcome("error", str(exc))
         if outcome is None:
             runner = InstallRunner(
