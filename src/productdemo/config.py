@@ -143,7 +143,15 @@ class McpSettings(_Section):
     lease_seconds: float = Field(30.0, gt=0)
     poll_interval: float = Field(1.0, gt=0)
     log_limit: int = Field(10_485_760, ge=4096)
-    catalogue: tuple[McpCatalogueEntry, ...] = ()
+    # The shipped entry: a published MCP server, pinned (conf/config.ini documents it as entry 1).
+    catalogue: tuple[McpCatalogueEntry, ...] = (
+        McpCatalogueEntry(
+            id="1",
+            name="Time (mcp-server-time 2026.10.19)",
+            install_command="uv tool install --force mcp-server-time==2026.10.19",
+            launch_command='"$HOME/.local/bin/mcp-server-time"',
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -176,7 +184,8 @@ class McpSettings(_Section):
                     "launch_command": entry["launch_command"],
                 }
             )
-        rest["catalogue"] = tuple(catalogue)
+        if catalogue:
+            rest["catalogue"] = tuple(catalogue)
         return rest
 
 
