@@ -43,7 +43,7 @@ def catalogue(sshd: Sshd) -> dict[str, str]:
         "5": ("cancel", CANCEL_CMD),
         "6": ("idle", "echo waiting; exec sleep 86403"),
     }
-    launch = {"4": "echo hello-not-mcp; sleep 1"}
+    launch = {"4": "echo hello-not-mcp; exec sleep 86404"}
     values: dict[str, str] = {}
     for number, (name, command) in entries.items():
         values[f"mcp_server_name_{number}"] = name
@@ -159,7 +159,9 @@ async def test_nonzero_exit_fails_with_the_status(
     assert frames[-1]["payload"]["message"] == "the install command exited with status 3"
 
 
-async def test_a_server_that_does_not_speak_mcp_fails_verify(http: httpx.AsyncClient, root_host: str) -> None:
+async def test_a_server_that_does_not_speak_mcp_fails_verify(
+    http: httpx.AsyncClient, sshd: Sshd, root_host: str
+) -> None:
     """The install exits 0 but the launched program prints text: failed, with the reason."""
     install_id = await start_install(http, root_host, "4")
     install = await wait_state(http, install_id, FINAL)
@@ -167,6 +169,10 @@ async def test_a_server_that_does_not_speak_mcp_fails_verify(http: httpx.AsyncCl
     assert install["exitStatus"] == 0
     assert install["message"].startswith("the server did not answer MCP")
     assert install["tools"] is None
+    # The launched program ignored the end of its stdin: its process group was stopped.
+    async with asyncio.timeout(10000 * MS):
+        while await sshd.pgrep("sleep 86404"):
+            await asyncio.sleep(0.1)
 
 
 async def test_one_install_per_host_and_server_at_a_time(http: httpx.AsyncClient, root_host: str) -> None:

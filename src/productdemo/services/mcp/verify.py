@@ -21,11 +21,12 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from mcp import ClientSession
 from mcp.shared.message import SessionMessage
 
-from productdemo.services.mcp.remote import describe
+from productdemo.services.mcp.remote import PGID_MARKER, describe, kill_group, wrap
 
 logger = logging.getLogger(__name__)
 
-MAX_LINE = 4 * 1024 * 1024
+#: Seconds a server has to exit after its stdin closes, and then after TERM.
+STOP_GRACE = 2.0
 
 
 class VerifyFailed(Exception):
@@ -88,8 +89,11 @@ async def _ssh_transport(
     """Yield the SDK's (read, write) streams over the remote process, and its stderr so far."""
     to_session, read = anyio.create_memory_object_stream[SessionMessage | Exception](16)
     write, from_session = anyio.create_memory_object_stream[SessionMessage](16)
-    proc = await conn.create_process(command, encoding=None)
+    # In its own process group, like the install: a server that ignores the end of its stdin
+    # is stopped with TERM, then KILL (the shutdown the MCP stdio transport describes).
+    proc = await conn.create_process(wrap(command), encoding=None)
     stderr: list[bytes] = []
+    group: list[int] = []
 
     async def pump_out() -> None:
         async with to_session:
@@ -117,6 +121,15 @@ async def _ssh_transport(
                 await proc.stdin.drain()
 
     async def pump_err() -> None:
+        head = b""
+        while b"\n" not in head and len(head) < 256 and (chunk := await proc.stderr.read(4096)):
+            head += chunk
+        line, _, rest = head.partition(b"\n")
+        if line.startswith(PGID_MARKER) and line[len(PGID_MARKER) :].isdigit():
+            group.append(int(line[len(PGID_MARKER) :]))
+        else:
+            rest = head
+        stderr.append(rest)
         while chunk := await proc.stderr.read(4096):
             if sum(map(len, stderr)) < 65536:
                 stderr.append(chunk)
@@ -125,8 +138,14 @@ async def _ssh_transport(
     try:
         yield read, write, stderr
     finally:
-        for task in tasks:
-            task.cancel()
-        proc.stdin.write_eof()
+        tasks[0].cancel()
+        tasks[1].cancel()
+        with contextlib.suppress(asyncssh.Error, OSError):
+            proc.stdin.write_eof()
+        with contextlib.suppress(TimeoutError, asyncssh.Error, OSError):
+            await asyncio.wait_for(proc.wait_closed(), STOP_GRACE)
+        if group and proc.exit_status is None:
+            await kill_group(conn, group[0], STOP_GRACE)
+        tasks[2].cancel()
         proc.close()
         await asyncio.gather(*tasks, return_exceptions=True)
