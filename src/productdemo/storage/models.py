@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; BigInteger keeps PostgreSQL ids 64-bit.
@@ -130,6 +142,17 @@ class McpInstall(Base):
     """One run of a catalogue entry's install command on a host (or a verify-only run)."""
 
     __tablename__ = "mcp_installs"
+    # At most one install of a server on a host at a time (queued or running; migration 0007).
+    __table_args__ = (
+        Index(
+            "ux_mcp_installs_active_pair",
+            "host_id",
+            "server_id",
+            unique=True,
+            sqlite_where=text("state IN ('queued', 'connecting', 'running', 'verifying')"),
+            postgresql_where=text("state IN ('queued', 'connecting', 'running', 'verifying')"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     host_id: Mapped[str] = mapped_column(ForeignKey("mcp_hosts.id", ondelete="CASCADE"), index=True)
@@ -155,9 +178,10 @@ class McpLogChunk(Base):
     """A stored piece of an install's output; ``offset`` is its byte position in the whole log."""
 
     __tablename__ = "mcp_log_chunks"
+    __table_args__ = (Index("ix_mcp_log_chunks_install_id", "install_id", "offset"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    install_id: Mapped[str] = mapped_column(ForeignKey("mcp_installs.id", ondelete="CASCADE"), index=True)
+    install_id: Mapped[str] = mapped_column(ForeignKey("mcp_installs.id", ondelete="CASCADE"))
     offset: Mapped[int] = mapped_column(BigInteger)
     size: Mapped[int] = mapped_column(Integer)
     stream: Mapped[str] = mapped_column(String(8))

@@ -6,7 +6,6 @@ database and are never part of :class:`HostPublic`, an event or a log line.
 
 from __future__ import annotations
 
-import logging
 import secrets
 from datetime import UTC, datetime
 
@@ -21,8 +20,6 @@ from productdemo.services.mcp.events import ACTIVE_STATES
 from productdemo.services.mcp.remote import Credentials, RemoteError, scan_host_key
 from productdemo.services.mcp.vault import Vault
 from productdemo.storage.models import McpHost, McpInstall
-
-logger = logging.getLogger(__name__)
 
 
 class HostPublic(CamelModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -55,7 +55,6 @@ class Outcome:
 class _Progress:
     last_output: float
     pgid: int | None = None
-    pgid_known: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class InstallRunner:
@@ -205,7 +204,6 @@ class InstallRunner:
             progress.pgid = int(line[len(PGID_MARKER) :])
         else:
             rest = head
-        progress.pgid_known.set()
         if rest:
             progress.last_output = asyncio.get_running_loop().time()
             await out.feed("stderr", rest)
