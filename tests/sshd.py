@@ -77,18 +77,32 @@ class Sshd:
     user_key: str
     non_root_user: str | None
     proc: subprocess.Popen[bytes] | None = None
+    #: Accept passwords too (for the optional password login of a host).
+    password_auth: bool = False
 
     @property
     def mcp_server_command(self) -> str:
         """The launch command of the test MCP server (runs as root: the venv lives under /root)."""
         return f"{sys.executable} {self.root / 'mcp_server.py'}"
 
+    def set_password(self, password: str) -> None:
+        """Give the non-root user a password (and let sshd accept passwords from now on)."""
+        assert self.non_root_user is not None
+        subprocess.run(["chpasswd"], input=f"{self.non_root_user}:{password}".encode(), check=True)
+        self.password_auth = True
+
+    async def restart(self) -> None:
+        self.stop()
+        self.start()
+        await self.wait_ready()
+
     def start(self, host_key: str = "host_key") -> None:
         config = self.root / "sshd_config"
         config.write_text(
             f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {self.root / host_key}\n"
             f"PidFile {self.root / 'sshd.pid'}\nAuthorizedKeysFile {self.root}/authorized_keys_%u\n"
-            "PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            f"PubkeyAuthentication yes\nPasswordAuthentication {'yes' if self.password_auth else 'no'}\n"
+            "KbdInteractiveAuthentication no\n"
             "PermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\nMaxStartups 100\n"
         )
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 
 import httpx
@@ -111,3 +112,35 @@ async def test_unreachable_host_times_out_with_a_reason(http: httpx.AsyncClient,
         await silent.wait_closed()
     assert install["state"] == "error"
     assert install["message"] == f"cannot connect to 127.0.0.1:{sshd.port}: timed out"
+
+
+async def test_password_login_when_the_key_is_not_accepted(http: httpx.AsyncClient, sshd: Sshd) -> None:
+    """A host with a password (and a key the login does not accept) installs over password login."""
+    if sshd.non_root_user is None:
+        pytest.skip("could not create the non-root user (useradd failed)")
+    password = secrets.token_urlsafe(16)
+    sshd.set_password(password)
+    await sshd.restart()
+    made = await http.post(
+        "/api/mcp/hosts",
+        json={
+            "name": "pw",
+            "hostname": "127.0.0.1",
+            "port": sshd.port,
+            "username": sshd.non_root_user,
+            "privateKey": sshd.root_key,
+            "password": password,
+        },
+    )
+    assert made.status_code == 201
+    assert password not in made.text
+    host_id = made.json()["host"]["id"]
+    scanned = (await http.post(f"/api/mcp/hosts/{host_id}/scan")).json()
+    await http.post(f"/api/mcp/hosts/{host_id}/trust", json=scanned)
+    install_id = await start_install(http, host_id, "1")
+    install = await wait_state(http, install_id, FINAL)
+    # Logged in and ran the command (verifying the test server as this user is another matter:
+    # it lives in root's virtualenv).
+    assert install["exitStatus"] == 0, install["message"]
+    log = (await http.get(f"/api/mcp/installs/{install_id}/log")).json()
+    assert [c["data"] for c in log["chunks"]] == ["hello\n"]
