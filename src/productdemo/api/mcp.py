@@ -173,7 +173,8 @@ async def get_log(
     services: ServicesDep,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> LogPublic:
-    """The stored output from byte ``offset``; a jump between chunks is output that was dropped."""
+    """Stored output from byte ``offset``, about a MiB per answer (ask again from its end while
+    that is below ``size``); a jump between chunks is output that was dropped."""
     install, chunks = await services.mcp_installs.log(install_id, offset)
     return LogPublic(
         install_id=install.id,
@@ -186,7 +187,7 @@ async def get_log(
 @router.get("/installs/{install_id}/log.txt")
 async def download_log(install_id: str, _admin: AdminSession, services: ServicesDep) -> Response:
     """The whole stored log as a text file, with "N bytes omitted" where output was dropped."""
-    _install, chunks = await services.mcp_installs.log(install_id, 0)
+    _install, chunks = await services.mcp_installs.log(install_id, 0, limit=None)
     disposition = f'attachment; filename="mcp-install-{install_id}.log"'
     return Response(
         render_text(chunks),

@@ -83,3 +83,14 @@ async def test_writes_need_the_claim(db: async_sessionmaker[AsyncSession]) -> No
     with pytest.raises(ClaimLost):
         await LogWriter(db, "i", "someone-else", limit=4096).append("stdout", 0, "late\n")
     assert await read_log(db, "i", 0) == []
+
+
+async def test_reads_come_in_pages(db: async_sessionmaker[AsyncSession]) -> None:
+    """A limited read returns the first chunks; reading on from their end returns the rest."""
+    writer = LogWriter(db, "i", "me", limit=1 << 20)
+    for i in range(5):
+        await writer.append("stdout", 2 * i, f"{i}\n")
+    first = await read_log(db, "i", 0, limit=2)
+    assert [c.data for c in first] == ["0\n", "1\n"]
+    rest = await read_log(db, "i", first[-1].offset + 2, limit=2)
+    assert [c.offset for c in rest] == [4, 6]

@@ -14,7 +14,7 @@ const RESET = "\x1b[0m";
 /**
  * An install's output in a terminal widget, exact to the byte across reloads and reconnects.
  *
- * Live chunks are held back while the stored log is fetched by offset (after the subscription
+ * Live chunks are held back while the stored log is fetched by offset, page by page (after the subscription
  * is acknowledged, so nothing falls between the two); the {@link LogAssembler} then drops what
  * was already written. A resync (history lost on the server) fetches what is missing again.
  * Writes are batched per animation frame so chatty output costs one terminal write per frame.
@@ -67,9 +67,13 @@ export function InstallTerminal({ installId }: { installId: string }) {
     const catchUp = async () => {
       if (pending === null) pending = [];
       try {
-        const log = await getLog(installId, assembler.next);
-        if (closed) return;
-        for (const chunk of log.chunks) write(assembler.accept(chunk));
+        // About a MiB per answer: read on until the stored log is exhausted.
+        for (;;) {
+          const log = await getLog(installId, assembler.next);
+          if (closed) return;
+          for (const chunk of log.chunks) write(assembler.accept(chunk));
+          if (log.chunks.length === 0 || assembler.next >= log.size) break;
+        }
         setError(null);
       } catch (caught) {
         if (!closed) setError(caught instanceof Error ? caught.message : String(caught));

@@ -26,6 +26,9 @@ from productdemo.services.mcp.runner import publish_state
 from productdemo.services.mcp.worker import InstallWorker
 from productdemo.storage.models import McpInstall
 
+#: Chunks per ``GET …/log`` answer: frames are at most ~16 KiB, so about a MiB.
+LOG_PAGE = 64
+
 
 class ToolPublic(CamelModel):
     name: str
@@ -194,6 +197,9 @@ class InstallService:
             self._worker.cancel_local(install_id)
         return await self.get(install_id)
 
-    async def log(self, install_id: str, offset: int) -> tuple[McpInstall, list[LogChunk]]:
+    async def log(
+        self, install_id: str, offset: int, limit: int | None = LOG_PAGE
+    ) -> tuple[McpInstall, list[LogChunk]]:
+        """The install and its stored output from byte ``offset``: a page of chunks, or all."""
         install = await self.get(install_id)
-        return install, await read_log(self._db, install_id, offset)
+        return install, await read_log(self._db, install_id, offset, limit)

@@ -72,14 +72,19 @@ class LogWriter:
             await db.commit()
 
 
-async def read_log(db: async_sessionmaker[AsyncSession], install_id: str, offset: int) -> list[LogChunk]:
-    """The stored chunks from byte ``offset`` on, the first cut to start there if it must be."""
+async def read_log(
+    db: async_sessionmaker[AsyncSession], install_id: str, offset: int, limit: int | None = None
+) -> list[LogChunk]:
+    """The stored chunks from byte ``offset`` on (at most ``limit`` of them), the first cut to
+    start there if it must be."""
+    query = (
+        select(McpLogChunk.offset, McpLogChunk.stream, McpLogChunk.data)
+        .where(McpLogChunk.install_id == install_id, McpLogChunk.offset + McpLogChunk.size > offset)
+        .order_by(McpLogChunk.offset)
+        .limit(limit)
+    )
     async with db() as session:
-        rows = await session.execute(
-            select(McpLogChunk.offset, McpLogChunk.stream, McpLogChunk.data)
-            .where(McpLogChunk.install_id == install_id, McpLogChunk.offset + McpLogChunk.size > offset)
-            .order_by(McpLogChunk.offset)
-        )
+        rows = await session.execute(query)
         chunks = [LogChunk(int(o), str(s), str(d)) for o, s, d in rows]
     if chunks and chunks[0].offset < offset:
         first = chunks[0]
