@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from productdemo.api import admin, auth, chat as chat_api, documents as documents_api, health
+from productdemo.api import admin, auth, chat as chat_api, documents as documents_api, health, mcp as mcp_api
 from productdemo.api.client import client_router
 from productdemo.api.csrf import CrossSiteGuard
 from productdemo.api.deps import Services
@@ -38,6 +38,12 @@ from productdemo.services.documents.processor import DocumentProcessor
 from productdemo.services.documents.search import DocumentSearch
 from productdemo.services.documents.service import DocumentService
 from productdemo.services.documents.workers import ExtractionPool
+from productdemo.services.mcp import access as mcp_access
+from productdemo.services.mcp.audit import AuditLog
+from productdemo.services.mcp.hosts import HostService
+from productdemo.services.mcp.installs import InstallService
+from productdemo.services.mcp.vault import Vault
+from productdemo.services.mcp.worker import InstallWorker
 from productdemo.services.notifications.service import NotificationService
 from productdemo.services.users import rpc as users_rpc
 from productdemo.services.users.passwords import Passwords
@@ -126,6 +132,13 @@ def create_app(config: Config) -> Application:
     )
     chat = ChatService(db, broker, answers)
     chat_access.register(router, chat)
+    mcp_audit = AuditLog(db)
+    mcp_hosts = HostService(db, Vault(config.secret_key()), mcp_audit, config.mcp.connect_timeout)
+    mcp_worker = InstallWorker(
+        db, broker, mcp_audit, mcp_hosts.credentials, config.mcp, config.instance_id, engine.dialect.name
+    )
+    mcp_installs = InstallService(db, broker, mcp_hosts, mcp_audit, mcp_worker, config.mcp)
+    mcp_access.register(router)
     services = Services(
         config=config,
         db=db,
@@ -139,6 +152,9 @@ def create_app(config: Config) -> Application:
         documents=documents,
         search=search,
         chat=chat,
+        mcp_hosts=mcp_hosts,
+        mcp_installs=mcp_installs,
+        mcp_audit=mcp_audit,
     )
 
     @asynccontextmanager
@@ -148,9 +164,11 @@ def create_app(config: Config) -> Application:
         extraction.start()
         await processor.start()
         await answers.start(single=engine.dialect.name == "sqlite")
+        await mcp_worker.start()
         try:
             yield
         finally:
+            await mcp_worker.stop()
             await answers.stop()
             await processor.stop()
             await extraction.close()
@@ -174,6 +192,7 @@ def create_app(config: Config) -> Application:
     api.include_router(admin.router)
     api.include_router(documents_api.router)
     api.include_router(chat_api.router)
+    api.include_router(mcp_api.router)
     api.include_router(health.router)
     collector = RealtimeCollector(
         hub.metrics, lambda: len(hub.registry), lambda: broker.lag, lambda: broker.healthy

@@ -199,6 +199,34 @@ export type DocumentStatusUpdateEvent = {
   seq?: number;
 };
 
+export type McpInstallPayload = {
+  installId: string;
+  state: "queued" | "connecting" | "running" | "verifying" | "succeeded" | "failed" | "error" | "timed_out" | "cancelled";
+  exitStatus?: number | null;
+  message?: string;
+};
+
+export type McpInstallEvent = {
+  type: "mcp_install";
+  payload: McpInstallPayload;
+  stream?: string;
+  seq?: number;
+};
+
+export type McpInstallOutputPayload = {
+  installId: string;
+  stream: "stdout" | "stderr";
+  offset: number;
+  data: string;
+};
+
+export type McpInstallOutputEvent = {
+  type: "mcp_install_output";
+  payload: McpInstallOutputPayload;
+  stream?: string;
+  seq?: number;
+};
+
 export type MessageChunkPayload = {
   conversationId: string;
   messageId: string;
@@ -284,9 +312,9 @@ export type ClientFrame = PingFrame | SubscribeFrame | UnsubscribeFrame | Resume
 export type ControlFrame = HelloFrame | AckFrame | RpcResultFrame | PongFrame | ErrorFrame | ResyncRequiredFrame | SkippedFrame;
 
 /** Events; those on a stream carry stream and seq. */
-export type EventFrame = ConnectionsChangedEvent | ConversationUpdateEvent | DocumentDeletedEvent | DocumentStatusUpdateEvent | MessageChunkEvent | MessageEndEvent | NotificationEvent | RagProgressEvent;
+export type EventFrame = ConnectionsChangedEvent | ConversationUpdateEvent | DocumentDeletedEvent | DocumentStatusUpdateEvent | McpInstallEvent | McpInstallOutputEvent | MessageChunkEvent | MessageEndEvent | NotificationEvent | RagProgressEvent;
 
 /** Every frame the server sends. */
 export type ServerFrame = ControlFrame | EventFrame;
 
-export const EVENT_TYPES = ["connections_changed", "conversation_update", "document_deleted", "document_status_update", "message_chunk", "message_end", "notification", "rag_progress"] as const;
+export const EVENT_TYPES = ["connections_changed", "conversation_update", "document_deleted", "document_status_update", "mcp_install", "mcp_install_output", "message_chunk", "message_end", "notification", "rag_progress"] as const;

@@ -1,3 +1,4 @@
+import { Link } from "react-router";
 import { AnnounceForm } from "../components/Admin/AnnounceForm";
 import { ConnectionsTable } from "../components/Admin/ConnectionsTable";
 import { useConnectionsList } from "../components/Admin/useConnectionsList";
@@ -8,6 +9,9 @@ export function AdminPage() {
   return (
     <section aria-labelledby="admin-title" className="admin">
       <h1 id="admin-title">Admin</h1>
+      <p>
+        <Link to="/admin/mcp">MCP servers</Link>: install MCP servers on remote hosts over SSH.
+      </p>
       <AnnounceForm users={data?.users ?? []} />
       <h2>Who is connected</h2>
       {error && (
