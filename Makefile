@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt requirements-nodeps.txt pyproject.toml | cksum | cut -d' ' -f1)
 UV_VERSION := 0.13.9
 CLIENT_SOURCES := $(shell find client/src client/index.html client/package.json client/vite.config.ts client/tsconfig*.json -type f 2>/dev/null)
 
@@ -20,10 +20,12 @@ test: install client lint types check-generated test-client test-python test-pos
 
 install: $(STAMP)
 
-$(STAMP): requirements-dev.txt pyproject.toml
+$(STAMP): requirements-dev.txt requirements-nodeps.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip sync -q --compile-bytecode requirements-dev.txt
+	# Packages whose declared dependencies we must not install (see requirements-nodeps.txt).
+	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install -q --no-deps -r requirements-nodeps.txt
 	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install -q --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $@

@@ -34,6 +34,8 @@ from productdemo.services.documents.search import DocumentSearch
 from productdemo.services.documents.service import DocumentService
 from productdemo.services.documents.workers import ExtractionPool
 from productdemo.services.notifications.service import NotificationService
+from productdemo.services.retrieval.components import Retrieval
+from productdemo.services.retrieval.reembed import requeue_stale
 from productdemo.services.users import rpc as users_rpc
 from productdemo.services.users.passwords import Passwords
 from productdemo.services.users.revocations import RevocationFollower
@@ -95,11 +97,13 @@ def create_app(config: Config) -> Application:
     uploads = FileStore(db)
     docs = config.documents
     extraction = ExtractionPool(docs.concurrency)
+    retrieval = Retrieval.build(config.retrieval)
     processor = DocumentProcessor(
         db,
         broker,
         uploads,
         extraction,
+        retrieval.stage,
         docs.concurrency,
         config.instance_id,
         engine.dialect.name,
@@ -119,7 +123,7 @@ def create_app(config: Config) -> Application:
         broker=broker,
         hub=hub,
         documents=documents,
-        search=DocumentSearch(db, engine.dialect.name),
+        search=DocumentSearch(db, engine.dialect.name, retrieval.semantic, retrieval.candidates),
     )
 
     @asynccontextmanager
@@ -128,12 +132,15 @@ def create_app(config: Config) -> Application:
         await sessions.preload()
         await follower.start()
         extraction.start()
+        retrieval.pool.start()
+        await requeue_stale(db, broker, retrieval.model_id)
         await processor.start()
         try:
             yield
         finally:
             await processor.stop()
             extraction.close()
+            retrieval.pool.close()
             await follower.stop()
             await broker.close()
             await sessions.drain()

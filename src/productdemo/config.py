@@ -110,6 +110,14 @@ class DocumentSettings(_Section):
     poll_interval: float = Field(1.0, gt=0)
 
 
+class RetrievalSettings(_Section):
+    model: Literal["minilm", "hashing"] = "minilm"
+    embed_workers: int = Field(1, ge=1, le=16)
+    embed_threads: int = Field(1, ge=1, le=16)
+    batch_size: int = Field(16, ge=1, le=256)
+    candidates: int = Field(50, ge=1, le=1000)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -122,6 +130,7 @@ class Config(_Section):
     realtime: RealtimeSettings = RealtimeSettings()
     broker: BrokerSettings = BrokerSettings()
     documents: DocumentSettings = DocumentSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @property

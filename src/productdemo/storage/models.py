@@ -106,3 +106,20 @@ class Chunk(Base):
     section: Mapped[str | None] = mapped_column(String(200), nullable=True)
     char_start: Mapped[int] = mapped_column(Integer)
     char_end: Mapped[int] = mapped_column(Integer)
+
+
+class ChunkVector(Base):
+    """A chunk's embedding: float32 bytes, with the model and dimension that made it.
+
+    ``owner_id`` repeats the document's owner so one user's vectors are read without a join;
+    search only ever compares vectors of one ``model_id`` (see services/retrieval/).
+    """
+
+    __tablename__ = "chunk_vectors"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chunk_id: Mapped[int] = mapped_column(ForeignKey("chunks.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int] = mapped_column(BigId)
+    model_id: Mapped[str] = mapped_column(String(64))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)

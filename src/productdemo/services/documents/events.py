@@ -9,7 +9,7 @@ from pydantic import Field
 from productdemo.realtime.events import Event
 
 Status = Literal["queued", "processing", "completed", "failed"]
-Stage = Literal["queued", "extracting", "chunking", "indexing", "completed", "failed"]
+Stage = Literal["queued", "extracting", "chunking", "embedding", "indexing", "completed", "failed"]
 
 
 class DocumentStatusUpdate(Event):

@@ -9,9 +9,11 @@ PostgreSQL. Each row carries the chunk's whole text and a snippet with highlight
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from productdemo.errors import BadRequest
@@ -44,9 +46,16 @@ ORDER BY score DESC, c.id LIMIT :limit
 """)
 
 
+_BY_ID = text(f"""
+SELECT {_COLUMNS}, '' AS snip, 0.0 AS score
+FROM chunks c JOIN documents d ON d.id = c.document_id
+WHERE c.id IN :ids AND d.owner_id = :owner
+""").bindparams(bindparam("ids", expanding=True))
+
+
 @dataclass(frozen=True)
-class LexicalRow:
-    """A chunk that matched, with its snippet (highlight markers in) and BM25-like score."""
+class RetrievedChunk:
+    """A chunk that was retrieved, with its snippet (highlight markers in, if words matched)."""
 
     chunk_id: int
     document_id: str
@@ -78,7 +87,7 @@ def query_terms(query: str) -> list[str]:
 
 async def lexical_search(
     db: AsyncSession, dialect: str, owner_id: int, terms: list[str], limit: int
-) -> list[LexicalRow]:
+) -> list[RetrievedChunk]:
     """The owner's chunks matching any of ``terms``, best first."""
     if dialect == "sqlite":
         # Each word quoted: FTS5 query syntax in user input must not be interpreted.
@@ -87,8 +96,20 @@ async def lexical_search(
         # \w+ words hold no tsquery syntax; quoted, each is still stemmed by the 'english' config.
         statement, bound = _POSTGRES, " | ".join(f"'{t}'" for t in terms)
     rows = (await db.execute(statement, {"query": bound, "owner": owner_id, "limit": limit})).all()
+    return _rows(rows)
+
+
+async def chunks_by_id(db: AsyncSession, owner_id: int, ids: list[int]) -> dict[int, RetrievedChunk]:
+    """The owner's chunks among ``ids`` (no snippet, no score): another user's ids find nothing."""
+    if not ids:
+        return {}
+    rows = (await db.execute(_BY_ID, {"ids": ids, "owner": owner_id})).all()
+    return {chunk.chunk_id: chunk for chunk in _rows(rows)}
+
+
+def _rows(rows: Sequence[Sequence[Any]]) -> list[RetrievedChunk]:
     return [
-        LexicalRow(
+        RetrievedChunk(
             chunk_id=int(r[0]),
             document_id=r[1],
             filename=r[2],

@@ -1,0 +1,77 @@
+"""Embedding in worker processes: the model runs there, batch by batch, off the event loop.
+
+Each worker loads the model once (its initializer) and embeds one batch per call, so the
+caller reports progress and honours a cancel between batches. onnxruntime would release
+the GIL, but tokenising and pooling would not, and a process also keeps the model's memory
+and threads apart from the server's sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from productdemo.services.retrieval.embedder import Embedder, ModelName, Vectors, load_embedder
+
+# --- in the worker process ---------------------------------------------------------------
+
+_embedder: Embedder | None = None
+
+
+def _init(model: ModelName, threads: int, server_pid: int) -> None:
+    global _embedder
+    _embedder = load_embedder(model, threads)
+    threading.Thread(target=_exit_with, args=(server_pid,), name="server-watch", daemon=True).start()
+
+
+def _exit_with(server_pid: int) -> None:
+    # A server killed with SIGKILL cannot stop its pool: its workers stop themselves.
+    while True:
+        time.sleep(1)
+        try:
+            os.kill(server_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+
+
+def _embed(texts: list[str]) -> bytes:
+    assert _embedder is not None
+    return _embedder.embed(texts).tobytes()
+
+
+# --- in the server -----------------------------------------------------------------------
+
+
+class EmbeddingPool:
+    """``workers`` processes embedding batches of texts with model ``model``."""
+
+    def __init__(self, model: ModelName, workers: int, threads: int) -> None:
+        self._model = model
+        self._workers = workers
+        self._threads = threads
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        # forkserver: forking the threaded server process itself is unsafe.
+        self._pool = ProcessPoolExecutor(
+            self._workers,
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=_init,
+            initargs=(self._model, self._threads, os.getpid()),
+        )
+
+    async def embed(self, texts: list[str], dim: int) -> Vectors:
+        """``texts`` embedded in a worker: one unit-length ``dim``-wide row per text."""
+        assert self._pool is not None, "start() first"
+        data = await asyncio.wrap_future(self._pool.submit(_embed, texts))
+        return np.frombuffer(data, np.float32).reshape(len(texts), dim)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
