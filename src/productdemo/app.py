@@ -123,7 +123,9 @@ def create_app(config: Config) -> Application:
         broker=broker,
         hub=hub,
         documents=documents,
-        search=DocumentSearch(db, engine.dialect.name, retrieval.semantic, retrieval.candidates),
+        search=DocumentSearch(
+            db, engine.dialect.name, retrieval.semantic, retrieval.candidates, retrieval.fusion
+        ),
     )
 
     @asynccontextmanager

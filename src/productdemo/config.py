@@ -116,6 +116,7 @@ class RetrievalSettings(_Section):
     embed_threads: int = Field(1, ge=1, le=16)
     batch_size: int = Field(16, ge=1, le=256)
     candidates: int = Field(50, ge=1, le=1000)
+    fusion: Literal["relative", "rrf"] = "relative"
 
 
 class LoggingSettings(_Section):

@@ -68,9 +68,10 @@ const STAGE_ORDER: Readonly<Record<DocumentStage, number>> = {
   queued: 0,
   extracting: 1,
   chunking: 2,
-  indexing: 3,
-  completed: 4,
-  failed: 4,
+  embedding: 3,
+  indexing: 4,
+  completed: 5,
+  failed: 5,
 };
 
 type StatusFields = Pick<DocumentPublic, "status" | "stage" | "progress">;

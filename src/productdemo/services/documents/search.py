@@ -2,7 +2,8 @@
 
 Three modes: ``lexical`` (BM25 over the query's words), ``semantic`` (nearest vectors of the
 configured embedding model) and ``hybrid`` (the default): both lists, ``candidates`` long,
-fused by reciprocal rank. Each hit says why it matched: ``words``, ``meaning`` or ``both``.
+fused by relative score or reciprocal rank (``services/retrieval/fusion.py``). Each hit says
+why it matched: ``words``, ``meaning`` or ``both``.
 Snippets come back as plain text plus highlight ranges (character offsets), so the client
 renders matches with ``<mark>`` elements and never has to trust markup from the server.
 """
@@ -23,7 +24,7 @@ from productdemo.services.documents.lexical import (
     lexical_search,
     query_terms,
 )
-from productdemo.services.retrieval.fusion import reciprocal_rank_fusion
+from productdemo.services.retrieval.fusion import Fusion, fuse
 from productdemo.services.retrieval.semantic import SemanticSearch
 
 Mode = Literal["hybrid", "lexical", "semantic"]
@@ -93,11 +94,13 @@ class DocumentSearch:
         dialect: str,
         semantic: SemanticSearch | None = None,
         candidates: int = 50,
+        fusion: Fusion = "relative",
     ) -> None:
         self._db = db
         self._dialect = dialect
         self._semantic = semantic
         self._candidates = candidates
+        self._fusion = fusion
 
     async def retrieve(
         self, owner_id: int, query: str, mode: Mode, limit: int
@@ -122,7 +125,7 @@ class DocumentSearch:
             return [(found[c], score, "meaning") for c, score in nearest if c in found]
         by_words = {chunk.chunk_id for chunk in lexical}
         by_meaning = {c for c, _ in nearest}
-        fused = reciprocal_rank_fusion([[chunk.chunk_id for chunk in lexical], [c for c, _ in nearest]])
+        fused = fuse(self._fusion, [[(chunk.chunk_id, chunk.score) for chunk in lexical], nearest])
         return [
             (
                 found[c],

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from productdemo.config import RetrievalSettings
 from productdemo.services.retrieval.embedder import shape_of
+from productdemo.services.retrieval.fusion import Fusion
 from productdemo.services.retrieval.pool import EmbeddingPool
 from productdemo.services.retrieval.semantic import SemanticSearch
 from productdemo.services.retrieval.stage import EmbeddingStage
@@ -18,6 +19,7 @@ class Retrieval:
     semantic: SemanticSearch
     model_id: str
     candidates: int
+    fusion: Fusion
 
     @classmethod
     def build(cls, settings: RetrievalSettings) -> Retrieval:
@@ -29,4 +31,5 @@ class Retrieval:
             semantic=SemanticSearch(settings.model, model_id, dim, settings.embed_threads),
             model_id=model_id,
             candidates=settings.candidates,
+            fusion=settings.fusion,
         )

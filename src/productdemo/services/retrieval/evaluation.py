@@ -18,6 +18,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from productdemo.services.documents.lexical import RetrievedChunk
+    from productdemo.services.documents.search import Match, Mode
 
 FAQ_SOURCES = Path("/usr/share/doc/python3.11/html/_sources/faq")
 _UNDERLINE = re.compile(r"^([=\-~^\"'`#*+])\1{2,}\s*$")
@@ -112,3 +117,19 @@ class Scores:
             mrr_10=sum(reciprocal_rank_at(r, rel, 10) for r, rel in runs) / n,
             ndcg_10=sum(ndcg_at(r, rel, 10) for r, rel in runs) / n,
         )
+
+
+class Retriever(Protocol):
+    async def retrieve(
+        self, owner_id: int, query: str, mode: Mode, limit: int
+    ) -> list[tuple[RetrievedChunk, float, Match]]: ...
+
+
+async def evaluate(search: Retriever, owner_id: int, questions: Sequence[Question], mode: Mode) -> Scores:
+    """Scores of ``mode`` over ``questions``, whose corpus the owner has uploaded and processed."""
+    runs = []
+    for q in questions:
+        # Thirty chunks are enough for ten distinct answers: answers are a few chunks long.
+        hits = await search.retrieve(owner_id, q.text, mode, 30)
+        runs.append((distinct([chunk.section for chunk, _, _ in hits]), q.id))
+    return Scores.of(runs)
