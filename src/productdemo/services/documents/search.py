@@ -21,8 +21,9 @@ from productdemo.services.documents.lexical import (
     STOP,
     RetrievedChunk,
     chunks_by_id,
-    lexical_search,
+    lexical_ranking,
     query_terms,
+    snippets,
 )
 from productdemo.services.retrieval.fusion import Fusion, fuse
 from productdemo.services.retrieval.semantic import SemanticSearch
@@ -114,27 +115,34 @@ class DocumentSearch:
         wanted = max(limit, self._candidates) if mode == "hybrid" else limit
         async with self._db() as db:
             lexical = (
-                [] if mode == "semantic" else await lexical_search(db, self._dialect, owner_id, terms, wanted)
+                []
+                if mode == "semantic"
+                else await lexical_ranking(db, self._dialect, owner_id, terms, wanted)
             )
-            if mode == "lexical" or self._semantic is None:
-                return [(chunk, chunk.score, "words") for chunk in lexical[:limit]]
-            nearest = await self._semantic.nearest(db, owner_id, query, wanted)
-            found = {chunk.chunk_id: chunk for chunk in lexical}
-            found.update(await chunks_by_id(db, owner_id, [c for c, _ in nearest if c not in found]))
-        if mode == "semantic":
-            return [(found[c], score, "meaning") for c, score in nearest if c in found]
-        by_words = {chunk.chunk_id for chunk in lexical}
-        by_meaning = {c for c, _ in nearest}
-        fused = fuse(self._fusion, [[(chunk.chunk_id, chunk.score) for chunk in lexical], nearest])
-        return [
-            (
-                found[c],
-                score,
-                "both" if c in by_words and c in by_meaning else "words" if c in by_words else "meaning",
+            nearest: list[tuple[int, float]] = []
+            if mode != "lexical" and self._semantic is not None:
+                nearest = await self._semantic.nearest(db, owner_id, query, wanted)
+            by_words, by_meaning = dict(lexical), dict(nearest)
+            if mode == "hybrid":
+                ranked = fuse(self._fusion, [lexical, nearest])[:limit]
+            else:
+                ranked = lexical if mode == "lexical" else nearest
+            ids = [c for c, _ in ranked]
+            found = await chunks_by_id(db, owner_id, ids)
+            marked = await snippets(db, self._dialect, terms, [c for c in ids if c in by_words])
+        results = []
+        for chunk_id, score in ranked:
+            if chunk_id not in found:
+                continue  # deleted since it was ranked
+            matched: Match = (
+                "both"
+                if chunk_id in by_words and chunk_id in by_meaning
+                else "words"
+                if chunk_id in by_words
+                else "meaning"
             )
-            for c, score in fused[:limit]
-            if c in found
-        ]
+            results.append((found[chunk_id].scored(score, marked.get(chunk_id, "")), score, matched))
+        return results
 
     async def search(
         self, owner_id: int, query: str, mode: Mode = "hybrid", limit: int = 20
