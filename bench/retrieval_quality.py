@@ -11,7 +11,7 @@ model, indexing), then asks every question in every mode through ``DocumentSearc
 Printed: recall@5, MRR@10 and nDCG@10 per mode, chunks, and the time taken.
 
 Usage (from the repository root):
-  .venv/bin/python bench/retrieval_quality.py [--model minilm] [--pages library,general]
+  .venv/bin/python bench/retrieval_quality.py [--model minilm] [--fusion relative|rrf] [--pages library]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from productdemo.storage.database import upgrade
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def run(model: str, pages: list[str] | None) -> None:
+async def run(model: str, fusion: str, pages: list[str] | None) -> None:
     questions = load_questions(FAQ_SOURCES, pages)
     if not questions:
         sys.exit(f"no FAQ questions under {FAQ_SOURCES}: apt-get install python3.11-doc")
@@ -43,7 +43,7 @@ async def run(model: str, pages: list[str] | None) -> None:
             overrides={
                 "storage": {"data_dir": tmp},
                 "server": {"client_dir": str(Path(tmp) / "none")},
-                "retrieval": {"model": model},
+                "retrieval": {"model": model, "fusion": fusion},
             },
         )
         await upgrade(config.database_url)
@@ -61,7 +61,8 @@ async def run(model: str, pages: list[str] | None) -> None:
                 await asyncio.sleep(0.2)
             processed = time.perf_counter() - started
             chunks = sum(s.chunk_count for s in states)
-            print(f"model={model} questions={len(questions)} documents={len(docs)} chunks={chunks}")
+            print(f"model={model} fusion={fusion} questions={len(questions)}", end=" ")
+            print(f"documents={len(docs)} chunks={chunks}")
             print(f"processing (extract+chunk+embed+index): {processed:.1f} s")
             print(f"{'mode':<10}{'recall@5':>10}{'MRR@10':>10}{'nDCG@10':>10}{'s/query':>10}")
             for mode in ("lexical", "semantic", "hybrid"):
@@ -77,9 +78,10 @@ async def run(model: str, pages: list[str] | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="minilm", choices=["minilm", "hashing"])
+    parser.add_argument("--fusion", default="relative", choices=["relative", "rrf"])
     parser.add_argument("--pages", default="", help="comma-separated FAQ pages (default: all)")
     args = parser.parse_args()
-    asyncio.run(run(args.model, [p for p in args.pages.split(",") if p] or None))
+    asyncio.run(run(args.model, args.fusion, [p for p in args.pages.split(",") if p] or None))
 
 
 if __name__ == "__main__":
