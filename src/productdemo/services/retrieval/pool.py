@@ -24,8 +24,16 @@ from productdemo.services.retrieval.embedder import Embedder, ModelName, Vectors
 _embedder: Embedder | None = None
 
 
+#: Niceness of the workers: embedding is background work, and where the workers share a core
+#: with the server (a container with one CPU, taskset) sockets must still be answered first.
+#: Measured with bench/responsiveness.py (server pinned to one core): ping p99 while 50
+#: documents were embedded 965 ms at nice 0, 385 ms at 10, 41 ms at 19 (docs/performance.md).
+NICENESS = 19
+
+
 def _init(model: ModelName, threads: int, server_pid: int) -> None:
     global _embedder
+    os.nice(NICENESS)
     _embedder = load_embedder(model, threads)
     threading.Thread(target=_exit_with, args=(server_pid,), name="server-watch", daemon=True).start()
 
