@@ -31,12 +31,16 @@ class _Matrix:
 
 
 class VectorIndex:
-    """Cached per-user matrices for model ``model_id``; at most ``max_users`` kept in memory."""
+    """Cached per-user matrices for model ``model_id``, least recently used dropped first.
 
-    def __init__(self, model_id: str, dim: int, max_users: int = 64) -> None:
+    At most ``max_vectors`` are kept in memory in all (the default, 300,000 × 384 float32, is
+    about 460 MB); the matrix of the user being searched is always kept.
+    """
+
+    def __init__(self, model_id: str, dim: int, max_vectors: int = 300_000) -> None:
         self.model_id = model_id
         self.dim = dim
-        self._max_users = max_users
+        self._max_vectors = max_vectors
         self._cache: OrderedDict[int, _Matrix] = OrderedDict()
 
     async def nearest(
@@ -71,6 +75,8 @@ class VectorIndex:
         matrix = _Matrix(stamp, ids, vectors)
         self._cache[owner_id] = matrix
         self._cache.move_to_end(owner_id)
-        while len(self._cache) > self._max_users:
+        while (
+            len(self._cache) > 1 and sum(len(m.chunk_ids) for m in self._cache.values()) > self._max_vectors
+        ):
             self._cache.popitem(last=False)
         return matrix
