@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from productdemo.errors import DomainError
 from productdemo.realtime.publisher import Publisher
 from productdemo.services.documents.events import DocumentStatusUpdate
 
@@ -46,8 +47,12 @@ async def requeue_stale(db: async_sessionmaker[AsyncSession], events: Publisher,
         update = DocumentStatusUpdate(
             document_id=doc_id, status="queued", stage="queued", progress=0, message=message
         )
-        await events.to_user(owner_id, update)
-        await events.to_topic(f"document:{doc_id}", update)
+        try:
+            await events.to_user(owner_id, update)
+            await events.to_topic(f"document:{doc_id}", update)
+        except DomainError as exc:
+            # The rows are saved; clients catch up through resync once the broker is back.
+            logger.warning("document %s: re-embedding not announced: %s", doc_id, exc)
     if stale:
         logger.info("%d documents queued to be embedded with %s", len(stale), model_id)
     return len(stale)
