@@ -68,6 +68,7 @@ async def test_pdf_is_processed_with_a_complete_ordered_event_sequence(server: L
         "progress": 100,
         "message": events[-1]["message"],
         "error": None,
+        "restarted": False,
     }
     async with server.client(cookies={"connect.sid": cookie}) as http:
         snapshot = (await http.get(f"/api/documents/{doc['id']}")).json()

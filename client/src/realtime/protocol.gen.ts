@@ -175,6 +175,7 @@ export type DocumentStatusUpdatePayload = {
   progress: number;
   message: string;
   error?: string | null;
+  restarted?: boolean;
 };
 
 export type DocumentStatusUpdateEvent = {

@@ -45,7 +45,7 @@ async def requeue_stale(db: async_sessionmaker[AsyncSession], events: Publisher,
         await session.commit()
     for doc_id, owner_id in stale:
         update = DocumentStatusUpdate(
-            document_id=doc_id, status="queued", stage="queued", progress=0, message=message
+            document_id=doc_id, status="queued", stage="queued", progress=0, message=message, restarted=True
         )
         try:
             await events.to_user(owner_id, update)
