@@ -44,6 +44,8 @@ def make_config(data_dir: Path, **sections: dict[str, Any]) -> Config:
         "server": {"client_dir": str(data_dir / "no-client")},
         # Cheap password hashes: tests sign in hundreds of times.
         "security": {"login_max_failures": 50, "argon2_time_cost": 1, "argon2_memory_kib": 1024},
+        # The deterministic embedder: tests that need meaning ask for "minilm" (the real model).
+        "retrieval": {"model": "hashing"},
     }
     for section, values in sections.items():
         overrides.setdefault(section, {}).update(values)

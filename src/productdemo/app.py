@@ -45,6 +45,8 @@ from productdemo.services.mcp.installs import InstallService
 from productdemo.services.mcp.vault import Vault
 from productdemo.services.mcp.worker import InstallWorker
 from productdemo.services.notifications.service import NotificationService
+from productdemo.services.retrieval.components import Retrieval
+from productdemo.services.retrieval.reembed import requeue_stale
 from productdemo.services.users import rpc as users_rpc
 from productdemo.services.users.passwords import Passwords
 from productdemo.services.users.revocations import RevocationFollower
@@ -106,11 +108,13 @@ def create_app(config: Config) -> Application:
     uploads = FileStore(db)
     docs = config.documents
     extraction = ExtractionPool(docs.concurrency)
+    retrieval = Retrieval.build(config.retrieval)
     processor = DocumentProcessor(
         db,
         broker,
         uploads,
         extraction,
+        retrieval.stage,
         docs.concurrency,
         config.instance_id,
         engine.dialect.name,
@@ -120,7 +124,9 @@ def create_app(config: Config) -> Application:
     )
     documents = DocumentService(db, broker, uploads, processor, config.documents.max_upload_size)
     documents_access.register(router, documents)
-    search = DocumentSearch(db, engine.dialect.name)
+    search = DocumentSearch(
+        db, engine.dialect.name, retrieval.semantic, retrieval.candidates, retrieval.fusion
+    )
     llm = config.llm
     answers = Answers(
         Leases(db, config.instance_id, llm.lease_seconds, serialize_writes=engine.dialect.name == "sqlite"),
@@ -162,6 +168,8 @@ def create_app(config: Config) -> Application:
         await broker.start()
         await follower.start()  # reads where the revocation log stands, then preloads sessions
         extraction.start()
+        retrieval.pool.start()
+        await requeue_stale(db, broker, retrieval.model_id)
         await processor.start()
         await answers.start(single=engine.dialect.name == "sqlite")
         await mcp_worker.start()
@@ -172,6 +180,7 @@ def create_app(config: Config) -> Application:
             await answers.stop()
             await processor.stop()
             await extraction.close()
+            await retrieval.pool.close()
             await follower.stop()
             await broker.close()
             await sessions.drain()

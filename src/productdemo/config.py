@@ -215,6 +215,15 @@ class McpSettings(_Section):
         return rest
 
 
+class RetrievalSettings(_Section):
+    model: Literal["minilm", "hashing"] = "minilm"
+    embed_workers: int = Field(1, ge=1, le=16)
+    embed_threads: int = Field(1, ge=1, le=16)
+    batch_size: int = Field(16, ge=1, le=256)
+    candidates: int = Field(50, ge=1, le=1000)
+    fusion: Literal["relative", "rrf"] = "relative"
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -229,6 +238,7 @@ class Config(_Section):
     documents: DocumentSettings = DocumentSettings()
     llm: LlmSettings = LlmSettings()
     mcp: McpSettings = McpSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @property

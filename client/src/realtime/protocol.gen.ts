@@ -186,10 +186,11 @@ export type DocumentDeletedEvent = {
 export type DocumentStatusUpdatePayload = {
   documentId: string;
   status: "queued" | "processing" | "completed" | "failed";
-  stage: "queued" | "extracting" | "chunking" | "indexing" | "completed" | "failed";
+  stage: "queued" | "extracting" | "chunking" | "embedding" | "indexing" | "completed" | "failed";
   progress: number;
   message: string;
   error?: string | null;
+  restarted?: boolean;
 };
 
 export type DocumentStatusUpdateEvent = {

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from productdemo.api.deps import CurrentSession, ServicesDep
 from productdemo.errors import TooLarge
 from productdemo.realtime.protocol import CamelModel
-from productdemo.services.documents.search import SearchHit
+from productdemo.services.documents.search import Mode, SearchHit
 from productdemo.services.documents.service import MAX_FILES, Upload
 from productdemo.storage.models import Document
 
@@ -79,10 +79,13 @@ async def list_documents(session: CurrentSession, services: ServicesDep) -> Docu
 
 @router.get("/search")
 async def search(
-    session: CurrentSession, services: ServicesDep, q: Annotated[str, Query(min_length=1, max_length=200)]
+    session: CurrentSession,
+    services: ServicesDep,
+    q: Annotated[str, Query(min_length=1, max_length=200)],
+    mode: Mode = "hybrid",
 ) -> SearchResults:
-    """Ranked, highlighted chunks from the caller's documents."""
-    hits = await services.search.search(session.user_id, q)
+    """Ranked, highlighted chunks from the caller's documents: by words, meaning, or both fused."""
+    hits = await services.search.search(session.user_id, q, mode)
     return SearchResults(results=hits)
 
 

@@ -244,3 +244,20 @@ class McpAudit(Base):
     server_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     command: Mapped[str | None] = mapped_column(Text, nullable=True)
     result: Mapped[str] = mapped_column(String(500))
+
+
+class ChunkVector(Base):
+    """A chunk's embedding: float32 bytes, with the model and dimension that made it.
+
+    ``owner_id`` repeats the document's owner so one user's vectors are read without a join;
+    search only ever compares vectors of one ``model_id`` (see services/retrieval/).
+    """
+
+    __tablename__ = "chunk_vectors"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chunk_id: Mapped[int] = mapped_column(ForeignKey("chunks.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int] = mapped_column(BigId)
+    model_id: Mapped[str] = mapped_column(String(64))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
