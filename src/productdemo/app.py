@@ -26,6 +26,7 @@ from productdemo.realtime.endpoint import WebSocketEndpoint
 from productdemo.realtime.history import MemoryHistory
 from productdemo.realtime.hub import Hub
 from productdemo.realtime.metrics import RealtimeCollector
+from productdemo.realtime.quota import SocketQuota
 from productdemo.realtime.router import Router, register_core
 from productdemo.services.documents import access as documents_access
 from productdemo.services.documents.files import FileStore
@@ -169,8 +170,9 @@ def create_app(config: Config) -> Application:
     def on_activity(principal: Principal) -> None:
         sessions.touch_hash(principal.session_hash)
 
+    quota = SocketQuota(rt.max_sockets_per_user, rt.max_sockets_per_address)
     endpoint = WebSocketEndpoint(
-        hub, router, authenticate, on_activity, OriginPolicy(config.security.allowed_origins)
+        hub, router, authenticate, on_activity, OriginPolicy(config.security.allowed_origins), quota
     )
     return Application(api, endpoint, services)
 

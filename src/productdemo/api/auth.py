@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import Field
 
 from productdemo.api.deps import CurrentSession, ServicesDep, set_session_cookie
+from productdemo.cookies import COOKIE_NAME
 from productdemo.errors import Unauthorized
-from productdemo.realtime.endpoint import COOKIE_NAME
 from productdemo.realtime.protocol import CamelModel, CloseCode, UserPublic
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
