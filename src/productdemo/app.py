@@ -12,10 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from productdemo.api import admin, auth, documents as documents_api, health
+from productdemo.api import admin, auth, documents as documents_api, errors as api_errors, health
+from productdemo.api.body_limit import MULTIPART_OVERHEAD, BodyLimit
 from productdemo.api.client import client_router
 from productdemo.api.csrf import CrossSiteGuard
-from productdemo.api.deps import Services
+from productdemo.api.deps import Services, get_current_session
 from productdemo.config import Config
 from productdemo.errors import DomainError, RateLimited
 from productdemo.origins import OriginPolicy
@@ -32,7 +33,7 @@ from productdemo.services.documents import access as documents_access
 from productdemo.services.documents.files import FileStore
 from productdemo.services.documents.processor import DocumentProcessor
 from productdemo.services.documents.search import DocumentSearch
-from productdemo.services.documents.service import DocumentService
+from productdemo.services.documents.service import MAX_FILES, DocumentService
 from productdemo.services.documents.workers import ExtractionPool
 from productdemo.services.notifications.service import NotificationService
 from productdemo.services.users import rpc as users_rpc
@@ -57,7 +58,7 @@ class Application:
 
     def __init__(self, api: FastAPI, websocket: WebSocketEndpoint, services: Services) -> None:
         self.api = api
-        self.http: ASGIApp = CrossSiteGuard(api, websocket.origins)
+        self.http: ASGIApp = CrossSiteGuard(body_limit(api, services.config), websocket.origins)
         self.websocket = websocket
         self.services = services
 
@@ -74,6 +75,12 @@ class Application:
             await self.api(scope, receive, send)
             return
         await self.http(scope, receive, send)
+
+
+def body_limit(api: ASGIApp, config: Config) -> BodyLimit:
+    """Small JSON bodies everywhere; room for MAX_FILES documents on the upload route."""
+    upload = config.documents.max_upload_size * MAX_FILES + MULTIPART_OVERHEAD
+    return BodyLimit(api, config.server.max_json_body, {("POST", "/api/documents"): upload})
 
 
 def create_app(config: Config) -> Application:
@@ -151,6 +158,7 @@ def create_app(config: Config) -> Application:
     api.state.services = services
     api.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     api.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    api_errors.install(api, get_current_session)
     api.include_router(auth.router)
     api.include_router(admin.router)
     api.include_router(documents_api.router)

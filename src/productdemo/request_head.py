@@ -87,6 +87,20 @@ class HeadWatch:
         self.guard.leave(self.address)
 
 
+class LingeringClose:
+    """The transport as a request cycle sees it, except that ``close`` lingers (see ``linger``)."""
+
+    def __init__(self, protocol: GuardedHttpProtocol) -> None:
+        self._protocol = protocol
+        self._transport = protocol.transport
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def close(self) -> None:
+        self._protocol.linger()
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a deadline, a size cap and a per-address cap on heads."""
 
@@ -96,6 +110,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.head: HeadWatch | None = None
         self.head_bytes = 0
         self.refused = False
+        self.input_done = True
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -118,13 +133,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._end_head()
         if self.refused or self.transport.is_closing():
             return
-        self.refused = True
         self.transport.write(refusal(status, reason))
-        # Closing with unread input would reset the connection and the client could lose the
-        # answer; half-close instead, discard what still arrives, and close shortly after.
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
-        self.loop.call_later(LINGER, self.transport.close)
+        self.input_done = False  # the rest of the head may still be on its way
+        self.linger()
 
     def _head_expired(self) -> None:
         logger.info("refused 408: request head from %s not complete in time", self.client)
@@ -150,7 +161,28 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._end_head()
+        self.input_done = False
         super().on_headers_complete()
+        if self.cycle is not None and not self.parser.should_upgrade():
+            self.cycle.transport = LingeringClose(self)  # type: ignore[assignment]
+
+    def on_message_complete(self) -> None:
+        self.input_done = True
+        super().on_message_complete()
+
+    def linger(self) -> None:
+        """Close after an answer; if the request body is still coming, read and drop it briefly.
+
+        Closing a socket with unread input resets the connection, and the client may lose
+        the answer (a 401 or 413 sent before its upload ended) with it.
+        """
+        if self.input_done or self.transport.is_closing() or not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        self.refused = True
+        self.transport.write_eof()
+        self.transport.resume_reading()
+        self.loop.call_later(LINGER, self.transport.close)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._end_head()
