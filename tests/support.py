@@ -95,12 +95,16 @@ class LiveServer:
         self.port = 0
 
     @property
+    def tls(self) -> bool:
+        return self.config.server.tls_certfile is not None
+
+    @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/ws"
 
     @property
     def origin(self) -> str:

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from productdemo.errors import ConfigError
 
@@ -39,6 +47,12 @@ class ServerSettings(_Section):
     max_head_size: int = Field(65_536, ge=8192)
     max_half_open_per_address: int = Field(64, ge=1)
     max_json_body: int = Field(65_536, ge=1024)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerSettings:
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("tls_certfile and tls_keyfile must be set together")
+        return self
 
 
 class StorageSettings(_Section):
