@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from productdemo.api.deps import AdminSession, ServicesDep
+from productdemo.api.errors import error_responses
 from productdemo.realtime.presence import ConnectionsPublic
 from productdemo.realtime.protocol import CamelModel
 from productdemo.services.notifications.events import Level
@@ -24,7 +25,7 @@ class BroadcastResult(CamelModel):
     sent: bool = True
 
 
-@router.post("/broadcast")
+@router.post("/broadcast", responses=error_responses(404))
 async def broadcast(body: BroadcastRequest, admin: AdminSession, services: ServicesDep) -> BroadcastResult:
     """Send a notification to everyone, or to one user's sockets."""
     if body.user_id is not None:

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from productdemo.api.deps import CurrentSession, ServicesDep
+from productdemo.api.errors import error_responses
 from productdemo.errors import BadRequest, TooLarge
 from productdemo.realtime.protocol import CamelModel
 from productdemo.services.documents.search import SearchHit
@@ -62,7 +63,12 @@ class SearchResults(CamelModel):
     results: list[SearchHit]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra={"requestBody": UPLOAD_BODY})
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={"requestBody": UPLOAD_BODY},
+    responses=error_responses(415),
+)
 async def upload(request: Request, session: CurrentSession, services: ServicesDep) -> DocumentsPublic:
     """Upload one or more documents (form field ``files``); each is processed in the background."""
     # The session is checked (above) before the body is read; its size is capped as it

@@ -44,6 +44,7 @@ class ErrorBody(BaseModel):
 
 
 _WHY = {
+    409: "Conflicts with the current state",
     400: "Malformed request: invalid JSON, wrong field types or values, an ambiguous session cookie",
     401: "No valid session (sign in first)",
     403: "Cross-site request, or not allowed for this role",
@@ -53,6 +54,11 @@ _WHY = {
     415: "Unsupported document type",
     429: "Too many attempts; retry after the Retry-After seconds",
 }
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """A route's own error statuses (beyond the common ones ``install`` adds), for ``responses=``."""
+    return {status: {"model": ErrorBody, "description": _WHY[status]} for status in statuses}
 
 
 async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
@@ -107,10 +113,6 @@ def _statuses(path: str, method: str, needs_session: bool) -> list[int]:
         statuses += [401, 403]
     if "{" in path:
         statuses.append(404)
-    if path == "/api/auth/login":
-        statuses.append(429)
-    if path == "/api/documents" and method == "POST":
-        statuses.append(415)
     return sorted(set(statuses))
 
 
