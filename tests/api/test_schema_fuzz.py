@@ -110,7 +110,7 @@ schema = schemathesis.openapi.from_dict(_app_schema()).exclude(path="/api/auth/l
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_answers_as_its_schema_says(
-    case: schemathesis.Case, session: requests.Session, live_url: str
+    case: schemathesis.Case[Any], session: requests.Session, live_url: str
 ) -> None:
     """Every generated request gets a documented status, in the documented shape, never a 5xx."""
     case.call_and_validate(base_url=live_url, session=session, checks=CHECKS)
