@@ -63,15 +63,18 @@ async def test_slow_fragmented_message_closes_1008(start_server: StartServer) ->
 
 
 async def test_ping_flood_is_rate_limited_4429(server: LiveServer) -> None:
-    """Pings spend the connection's rate-limit tokens: a flood of them closes with 4429."""
+    """Pings spend the connection's rate-limit tokens: a flood of them closes with 4429, then hangs up."""
     _, cookie = await server.user_session()
     raw = await RawClient.open(server, cookie, rcvbuf=1 << 20)
     raw.writer.write(client_frame(PING) * 5_000)
     frames = await raw.read_frames()
-    raw.close()
     assert close_code(frames) == 4429
     pongs = [f for f in frames if f[0] == 0xA]
     assert len(pongs) <= server.config.realtime.rate_burst + 5
+    # The flooder is not owed a close handshake: its input is dropped and it is hung up on.
+    raw.writer.write(client_frame(PING) * 5_000)
+    assert await asyncio.wait_for(raw.reader.read(), 3000 * MS) == b""
+    raw.close()
 
 
 async def test_unread_pongs_do_not_pile_up(start_server: StartServer) -> None:

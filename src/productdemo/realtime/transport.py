@@ -41,6 +41,10 @@ logger = logging.getLogger(__name__)
 EXTENSION = "productdemo.transport"
 # Bytes of client input parsed per event-loop turn (about 1,400 of the smallest frames).
 INPUT_BATCH = 8192
+# Closes for abuse: the peer's further input is dropped unread and the socket is closed
+# after this many seconds, whether or not it answers the close frame.
+ABUSE = frozenset({CloseCode.RATE_LIMITED})
+ABUSE_CLOSE_TIMEOUT = 1.0
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -72,6 +76,7 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         self.inbox: bytearray | None = None
         self.held = False
         self.pending_pong: bytes | None = None
+        self.discarding = False
         self.fragments = 0
         self.message_began = 0.0
 
@@ -131,6 +136,8 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
     # -- input ------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        if self.discarding:
+            return
         if self.inbox is not None:  # earlier input is still waiting for its turn
             self.inbox += data
             self._hold_reading()
@@ -296,7 +303,13 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
             self.read_paused = self.held = False
             self.inbox = None
             self.transport.resume_reading()
-        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
+        timeout = self.close_timeout
+        if code in ABUSE:
+            # A flooding peer is not owed a close handshake: parsing what it still sends
+            # would cost as much as the flood. Drop its input and hang up shortly.
+            self.discarding = True
+            timeout = ABUSE_CLOSE_TIMEOUT
+        self.close_timer = self.loop.call_later(timeout, self.transport.close)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._handshake_done()
