@@ -27,7 +27,7 @@ def _payload(rng: random.Random) -> bytes:
     if kind == 0:
         return rng.randbytes(rng.randrange(0, 300))
     if kind == 1:
-        return b"\xff\xfe" + rng.randbytes(rng.randrange(0, 20))
+        return b"\xff\xfe\x80" + rng.randbytes(rng.randrange(0, 20))
     if kind == 2:
         junk = {
             "type": rng.choice(["ping", "rpc", "subscribe", "resume", "x", 7]),
@@ -42,24 +42,39 @@ def _payload(rng: random.Random) -> bytes:
     return b'{"type":"ping","id":"\\ud800"}'
 
 
-def _frame(rng: random.Random) -> bytes:
-    """One frame, usually well-formed on the wire with odd content, sometimes broken."""
-    roll = rng.random()
-    if roll < 0.03:  # reserved opcode, RSV bits, unmasked, or a control frame too long or fragmented
-        broken = rng.randrange(4)
-        if broken == 0:
-            return client_frame(rng.choice([3, 4, 5, 6, 7, 0xB, 0xF]), rng.randbytes(4))
-        if broken == 1:
-            frame = bytearray(client_frame(1, b"{}"))
-            frame[0] |= 0x70
-            return bytes(frame)
-        if broken == 2:
-            return bytes((0x81, 2)) + b"{}"
-        return client_frame(0x9, rng.randbytes(200), fin=rng.random() < 0.5)
-    opcode = rng.choice([0x0, 0x1, 0x1, 0x2, 0x9, 0xA])
-    payload = _payload(rng) if opcode in (0x1, 0x2, 0x0) else rng.randbytes(rng.randrange(0, 126))
-    fin = rng.random() < 0.8
-    return client_frame(opcode, payload, fin=fin, mask=rng.randbytes(4))
+def _burst(rng: random.Random, size: int) -> list[bytes]:
+    """Frames that are mostly well-formed on the wire (continuations only inside a message),
+    with odd content, and now and then a broken one."""
+    frames: list[bytes] = []
+    in_message = False
+    for _ in range(size):
+        if rng.random() < 0.03:  # reserved opcode, RSV bits, unmasked, long or fragmented control frame
+            broken = rng.randrange(5)
+            if broken == 0:
+                frames.append(client_frame(rng.choice([3, 4, 5, 6, 7, 0xB, 0xF]), rng.randbytes(4)))
+            elif broken == 1:
+                frame = bytearray(client_frame(1, b"{}"))
+                frame[0] |= 0x70
+                frames.append(bytes(frame))
+            elif broken == 2:
+                frames.append(bytes((0x81, 2)) + b"{}")
+            elif broken == 3:
+                frames.append(client_frame(0x0, b"}"))  # a continuation with no message open
+            else:
+                frames.append(client_frame(0x9, rng.randbytes(200), fin=rng.random() < 0.5))
+            continue
+        if rng.random() < 0.25:
+            frames.append(
+                client_frame(
+                    rng.choice([0x9, 0xA]), rng.randbytes(rng.randrange(0, 126)), mask=rng.randbytes(4)
+                )
+            )
+            continue
+        fin = rng.random() < 0.7
+        opcode = 0x0 if in_message else rng.choice([0x1, 0x1, 0x1, 0x2])
+        frames.append(client_frame(opcode, _payload(rng), fin=fin, mask=rng.randbytes(4)))
+        in_message = not fin
+    return frames
 
 
 async def _ping_rtt(ws: object, n: int) -> float:
@@ -80,7 +95,7 @@ async def _fuzz(live: LiveServer, cookie: str, rng: random.Random) -> int:
     while sent < FRAMES:
         raw = await RawClient.open(live, cookie, rcvbuf=1 << 16)
         try:
-            burst = [_frame(rng) for _ in range(rng.randrange(10, 120))]
+            burst = _burst(rng, rng.randrange(10, 120))
             raw.writer.write(b"".join(burst))
             sent += len(burst)
             try:
