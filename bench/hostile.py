@@ -1,3 +1,4 @@
+# ruff: noqa: T201
 """Issue 13: what hostile clients cost the server: memory under each flood, others' latency during it.
 
 Starts ``python -m productdemo serve`` (from ``--src`` if given, e.g. an export of an older
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from wsclient import WebSocket  # noqa: E402
+from wsclient import WebSocket
 
 PASSWORD = "correct horse battery"
 
@@ -171,7 +172,10 @@ async def invalid_utf8(port: int, cookie: str, stats: dict[str, Any]) -> None:
             stats["errors"] = stats.get("errors", 0) + 1
 
 
-PART = b'--x\r\nContent-Disposition: form-data; name="files"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n'
+PART = (
+    b'--x\r\nContent-Disposition: form-data; name="files"; filename="a.txt"\r\n'
+    b"Content-Type: text/plain\r\n\r\n"
+)
 
 
 async def big_body(port: int, head: str, size: int, chunked: bool, stats: dict[str, Any]) -> None:
@@ -307,6 +311,10 @@ async def main_async(args: argparse.Namespace) -> None:
             calm = await WebSocket.connect(port, calm_cookie)
             await calm.recv_json()
             s = args.seconds
+            login_head = (
+                f"POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {64 << 20}\r\n\r\n"
+            )
             upload_head = (
                 f"POST /api/documents HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n"
                 "Content-Type: multipart/form-data; boundary=x\r\n"
@@ -329,7 +337,7 @@ async def main_async(args: argparse.Namespace) -> None:
                     "64 MiB login body, unauthenticated",
                     lambda st: big_body(
                         port,
-                        f"POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {64 << 20}\r\n\r\n",
+                        login_head,
                         64 << 20,
                         False,
                         st,
