@@ -45,7 +45,7 @@ class ServerSettings(_Section):
     tls_keyfile: Path | None = None
     head_timeout: float = Field(10.0, gt=0)
     max_head_size: int = Field(65_536, ge=8192)
-    max_half_open_per_address: int = Field(64, ge=1)
+    max_half_open_per_address: int = Field(256, ge=1)
     max_json_body: int = Field(65_536, ge=1024)
 
     @model_validator(mode="after")

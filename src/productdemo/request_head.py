@@ -29,7 +29,7 @@ LINGER = 1.0
 class HeadLimits:
     timeout: float = 10.0  # seconds for a request head to arrive (and an upgrade to be answered)
     max_size: int = 65_536  # bytes of request line and headers
-    max_half_open: int = 64  # unfinished heads and upgrades per client address
+    max_half_open: int = 256  # unfinished heads and upgrades per client address
 
 
 def refusal(status: int, reason: str) -> bytes:
