@@ -17,7 +17,8 @@ It is also where a hostile peer is stopped before it costs anything (``docs/secu
   never holds the loop.
 - Pings, pongs and message fragments spend the owner's rate-limit tokens like messages
   do; a message may have at most ``max_fragments`` fragments and must end within
-  ``fragment_timeout`` seconds.
+  ``fragment_timeout`` seconds. A peer closed for flooding (4429) is not owed a close
+  handshake: its further input is dropped unread and it is hung up on after a second.
 - While the send buffer is full, only the newest pong waits (RFC 6455 5.5.3 allows
   answering only the most recent ping), so a peer that pings and never reads gains no
   memory.
