@@ -209,8 +209,10 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
             self.pending_pong = pong
 
     def handle_pong(self, event: Frame) -> None:
-        if self._spend("pong"):
-            super().handle_pong(event)
+        # Counted like any frame, but always seen: an answer to our keepalive ping must not
+        # be lost because the peer was busy sending messages just then.
+        self._spend("pong")
+        super().handle_pong(event)
 
     def handle_text(self, event: Frame) -> None:
         self._begin_message(event)
