@@ -92,3 +92,13 @@ async def test_unread_pongs_do_not_pile_up(start_server: StartServer) -> None:
     assert isinstance(protocol, DirectWebSocketProtocol)
     assert protocol.transport.get_write_buffer_size() < 512 * 1024
     raw.close()
+
+
+async def test_binary_flood_is_rate_limited_4429(server: LiveServer) -> None:
+    """Binary frames spend tokens too: a flood of them is closed with 4429, not ignored forever."""
+    _, cookie = await server.user_session()
+    raw = await RawClient.open(server, cookie, rcvbuf=1 << 20)
+    raw.writer.write(client_frame(BINARY, b"\x00") * 500)
+    frames = await raw.read_frames()
+    raw.close()
+    assert close_code(frames) == 4429
