@@ -102,3 +102,32 @@ async def test_binary_flood_is_rate_limited_4429(server: LiveServer) -> None:
     frames = await raw.read_frames()
     raw.close()
     assert close_code(frames) == 4429
+
+
+async def test_a_flood_of_tiny_frames_is_parsed_a_slice_per_loop_turn(start_server: StartServer) -> None:
+    """2 MiB of empty pings in one write never hold the event loop: little of the time goes to long stalls."""
+    live = await start_server(realtime={"rate_limit": 1e9, "rate_burst": 10**9})
+    _, cookie = await live.user_session()
+    raw = await RawClient.open(live, cookie, rcvbuf=1 << 20)
+    loop = asyncio.get_running_loop()
+    gaps: list[float] = []
+
+    async def tick() -> None:
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(tick())
+    started = loop.time()
+    raw.writer.write(client_frame(PING) * 350_000)
+    await raw.writer.drain()
+    await asyncio.sleep(1500 * MS)
+    ticker.cancel()
+    elapsed = loop.time() - started
+    stalled = sum(g for g in gaps if g > 0.05)
+    raw.close()
+    # Without slicing nearly all of it is one long stall per 256 KiB read (measured: 99.9%).
+    assert stalled / elapsed < 0.5, (stalled, elapsed, max(gaps))
