@@ -99,8 +99,8 @@ def session(live_url: str) -> requests.Session:
 
 def _app_schema() -> dict[str, Any]:
     """The schema the server serves, built from the same code without starting anything."""
-    config = make_config(Path(tempfile.gettempdir()) / "productdemo-schema")
-    schema: dict[str, Any] = create_app(config).api.openapi()
+    with tempfile.TemporaryDirectory() as tmp:
+        schema: dict[str, Any] = create_app(make_config(Path(tmp))).api.openapi()
     return schema
 
 
