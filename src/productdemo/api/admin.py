@@ -15,9 +15,13 @@ from productdemo.services.notifications.service import MAX_LENGTH
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 
+# Ids are 64-bit signed integers in every database; a larger one is bad input, not a 500.
+MAX_ID = 2**63 - 1
+
+
 class BroadcastRequest(CamelModel):
     message: str = Field(min_length=1, max_length=MAX_LENGTH * 2)
-    user_id: int | None = Field(default=None, ge=1)
+    user_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     level: Level = "info"
 
 
