@@ -33,6 +33,7 @@ CODES = {
     413: "too_large",
     415: "unsupported_media",
     429: "rate_limited",
+    503: "unavailable",
 }
 
 
@@ -44,7 +45,6 @@ class ErrorBody(BaseModel):
 
 
 _WHY = {
-    409: "Conflicts with the current state",
     400: "Malformed request: invalid JSON, wrong field types or values, an ambiguous session cookie",
     401: "No valid session (sign in first)",
     403: "Cross-site request, or not allowed for this role",
@@ -52,7 +52,9 @@ _WHY = {
     405: "This path does not take this method",
     413: "Request body over its limit",
     415: "Unsupported document type",
+    409: "Conflicts with the current state",
     429: "Too many attempts; retry after the Retry-After seconds",
+    503: "The event broker (Redis) is unreachable; nothing was done",
 }
 
 
@@ -108,7 +110,7 @@ def install(api: FastAPI, session_dependency: Callable[..., Any]) -> None:
 def _statuses(path: str, method: str, needs_session: bool) -> list[int]:
     statuses = [400, 405]
     if method in UNSAFE:
-        statuses += [403, 413]  # a cross-site request; a body over its limit
+        statuses += [403, 413, 503]  # a cross-site request; a body over its limit; Redis down
     if needs_session:
         statuses += [401, 403]
     if "{" in path:
