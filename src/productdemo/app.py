@@ -12,10 +12,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from productdemo.api import admin, auth, chat as chat_api, documents as documents_api, health, mcp as mcp_api
+from productdemo.api import (
+    admin,
+    auth,
+    chat as chat_api,
+    documents as documents_api,
+    errors as api_errors,
+    health,
+    mcp as mcp_api,
+)
+from productdemo.api.body_limit import MULTIPART_OVERHEAD, BodyLimit
 from productdemo.api.client import client_router
 from productdemo.api.csrf import CrossSiteGuard
-from productdemo.api.deps import Services
+from productdemo.api.deps import Services, get_current_session
 from productdemo.config import Config
 from productdemo.errors import DomainError, RateLimited
 from productdemo.origins import OriginPolicy
@@ -26,6 +35,7 @@ from productdemo.realtime.endpoint import WebSocketEndpoint
 from productdemo.realtime.history import MemoryHistory
 from productdemo.realtime.hub import Hub
 from productdemo.realtime.metrics import RealtimeCollector
+from productdemo.realtime.quota import SocketQuota
 from productdemo.realtime.router import Router, register_core
 from productdemo.services.chat import access as chat_access
 from productdemo.services.chat.answers import Answers
@@ -36,7 +46,7 @@ from productdemo.services.documents import access as documents_access
 from productdemo.services.documents.files import FileStore
 from productdemo.services.documents.processor import DocumentProcessor
 from productdemo.services.documents.search import DocumentSearch
-from productdemo.services.documents.service import DocumentService
+from productdemo.services.documents.service import MAX_FILES, DocumentService
 from productdemo.services.documents.workers import ExtractionPool
 from productdemo.services.mcp import access as mcp_access
 from productdemo.services.mcp.audit import AuditLog
@@ -69,7 +79,7 @@ class Application:
 
     def __init__(self, api: FastAPI, websocket: WebSocketEndpoint, services: Services) -> None:
         self.api = api
-        self.http: ASGIApp = CrossSiteGuard(api, websocket.origins)
+        self.http: ASGIApp = CrossSiteGuard(body_limit(api, services.config), websocket.origins)
         self.websocket = websocket
         self.services = services
 
@@ -86,6 +96,12 @@ class Application:
             await self.api(scope, receive, send)
             return
         await self.http(scope, receive, send)
+
+
+def body_limit(api: ASGIApp, config: Config) -> BodyLimit:
+    """Small JSON bodies everywhere; room for MAX_FILES documents on the upload route."""
+    upload = config.documents.max_upload_size * MAX_FILES + MULTIPART_OVERHEAD
+    return BodyLimit(api, config.server.max_json_body, {("POST", "/api/documents"): upload})
 
 
 def create_app(config: Config) -> Application:
@@ -197,6 +213,7 @@ def create_app(config: Config) -> Application:
     api.state.services = services
     api.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     api.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    api_errors.install(api, get_current_session)
     api.include_router(auth.router)
     api.include_router(admin.router)
     api.include_router(documents_api.router)
@@ -218,8 +235,9 @@ def create_app(config: Config) -> Application:
     def on_activity(principal: Principal) -> None:
         sessions.touch_hash(principal.session_hash)
 
+    quota = SocketQuota(rt.max_sockets_per_user, rt.max_sockets_per_address)
     endpoint = WebSocketEndpoint(
-        hub, router, authenticate, on_activity, OriginPolicy(config.security.allowed_origins)
+        hub, router, authenticate, on_activity, OriginPolicy(config.security.allowed_origins), quota
     )
     return Application(api, endpoint, services)
 
