@@ -9,6 +9,22 @@ export type InstallState = McpInstallPayload["state"];
 /** States after which nothing more happens to an install. */
 export const FINAL_STATES: readonly InstallState[] = ["succeeded", "failed", "error", "timed_out", "cancelled"];
 
+const PROGRESS: readonly InstallState[] = ["queued", "connecting", "running", "verifying"];
+
+/** How far along `state` is: an install only ever moves forward, ending in a final state. */
+function stage(state: InstallState): number {
+  return FINAL_STATES.includes(state) ? PROGRESS.length : PROGRESS.indexOf(state);
+}
+
+/**
+ * The install as fetched over REST, unless the page already saw it further along: a read made
+ * before a state change can answer after that change's event arrived, and must not undo it.
+ */
+export function newerInstall(current: InstallPublic | null, fetched: InstallPublic): InstallPublic {
+  if (current === null || current.id !== fetched.id || stage(fetched.state) >= stage(current.state)) return fetched;
+  return { ...fetched, state: current.state, exitStatus: current.exitStatus, message: current.message };
+}
+
 /** A remote host. The private key is never sent back. */
 export interface HostPublic {
   id: string;

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { useWebSocketEvent } from "../../contexts/WebSocketContext";
-import { cancelInstall, FINAL_STATES, getInstall, type InstallPublic, verifyAgain } from "../../lib/mcp";
+import { useConnection, useWebSocketEvent } from "../../contexts/WebSocketContext";
+import { cancelInstall, FINAL_STATES, getInstall, type InstallPublic, newerInstall, verifyAgain } from "../../lib/mcp";
 import { InstallTerminal } from "./InstallTerminal";
 
 const LABELS: Record<InstallPublic["state"], string> = {
@@ -28,6 +28,7 @@ export function InstallView({
   const [install, setInstall] = useState<InstallPublic | null>(null);
   const [error, setError] = useState<string | null>(null);
   const section = useRef<HTMLElement>(null);
+  const connection = useConnection();
 
   // Opening an install (often from the form below) brings its terminal into view: xterm also
   // pauses rendering while it is off screen.
@@ -36,11 +37,21 @@ export function InstallView({
   }, [installId]);
 
   const load = useCallback(() => {
-    getInstall(installId).then(setInstall, (caught: unknown) =>
-      setError(caught instanceof Error ? caught.message : String(caught)),
+    getInstall(installId).then(
+      (fetched) => setInstall((current) => newerInstall(current, fetched)),
+      (caught: unknown) => setError(caught instanceof Error ? caught.message : String(caught)),
     );
   }, [installId]);
   useEffect(load, [load]);
+  // State changes published before the terminal's subscription was acknowledged never reach
+  // this page: read the install again once events flow.
+  useEffect(
+    () =>
+      connection.on("subscribed", ({ topic }) => {
+        if (topic === `mcp_install:${installId}`) load();
+      }),
+    [connection, installId, load],
+  );
 
   useWebSocketEvent(
     "mcp_install",
