@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
+import schemathesis.generation.body_overrides  # imported here on purpose: see below
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -31,6 +32,11 @@ from schemathesis.specs.openapi.checks import (
 
 from productdemo.app import create_app
 from tests.support import PASSWORD, make_config
+
+# schemathesis imports body_overrides lazily, deep inside hypothesis' stack; as a pytest plugin
+# its modules are compiled by pytest's assertion rewriter there, and CPython 3.11's compiler
+# then fails now and again with "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905). Importing it above, at the top of the stack, avoids that.
 
 CHECKS = [
     not_a_server_error,
