@@ -12,7 +12,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from productdemo.api import admin, auth, documents as documents_api, health
+from productdemo.api import (
+    admin,
+    auth,
+    documents as documents_api,
+    health,
+    notifications as notifications_api,
+)
 from productdemo.api.client import client_router
 from productdemo.api.csrf import CrossSiteGuard
 from productdemo.api.deps import Services
@@ -26,14 +32,24 @@ from productdemo.realtime.endpoint import WebSocketEndpoint
 from productdemo.realtime.history import MemoryHistory
 from productdemo.realtime.hub import Hub
 from productdemo.realtime.metrics import RealtimeCollector
+from productdemo.realtime.publisher import topic_stream
 from productdemo.realtime.router import Router, register_core
+from productdemo.services.dashboard import sources as dashboard_sources
+from productdemo.services.dashboard.errors import RecentErrors
+from productdemo.services.dashboard.service import Dashboard
 from productdemo.services.documents import access as documents_access
 from productdemo.services.documents.files import FileStore
 from productdemo.services.documents.processor import DocumentProcessor
 from productdemo.services.documents.search import DocumentSearch
 from productdemo.services.documents.service import DocumentService
 from productdemo.services.documents.workers import ExtractionPool
+from productdemo.services.notifications.documents import DocumentOutcomes, filename_lookup
 from productdemo.services.notifications.service import NotificationService
+from productdemo.services.notifications.store import NotificationStore
+from productdemo.services.presence import rpc as presence_rpc
+from productdemo.services.presence.connections import ConnectionCounts
+from productdemo.services.presence.service import PresenceService
+from productdemo.services.presence.store import MemoryPresenceStore, PresenceStore, RedisPresenceStore
 from productdemo.services.users import rpc as users_rpc
 from productdemo.services.users.passwords import Passwords
 from productdemo.services.users.revocations import RevocationFollower
@@ -92,12 +108,26 @@ def create_app(config: Config) -> Application:
     users = UserService(db, sessions, Passwords(sec.argon2_time_cost, sec.argon2_memory_kib))
     users_rpc.register(router, sessions)
     follower = RevocationFollower(db, sessions, hub)
+    notifications = NotificationService(NotificationStore(db), broker, config.notifications.page_max)
+    presence_store: PresenceStore = (
+        RedisPresenceStore(config.broker.url, config.broker.prefix, config.presence.ttl)
+        if config.broker.url
+        else MemoryPresenceStore()
+    )
+    presence = PresenceService(
+        presence_store, broker, config.instance_id, config.presence.ttl, config.presence.tick
+    )
+    presence_rpc.register(router, presence)
+    hub.add_listener(presence)
+    hub.add_listener(
+        ConnectionCounts(broker, lambda topic: broker.shared or topic_stream(topic) in hub.registry.by_stream)
+    )
     uploads = FileStore(db)
     docs = config.documents
     extraction = ExtractionPool(docs.concurrency)
     processor = DocumentProcessor(
         db,
-        broker,
+        DocumentOutcomes(broker, notifications, filename_lookup(db)),
         uploads,
         extraction,
         docs.concurrency,
@@ -114,13 +144,22 @@ def create_app(config: Config) -> Application:
         sessions=sessions,
         users=users,
         throttle=LoginThrottle(config.security.login_max_failures, config.security.login_window),
-        notifications=NotificationService(broker),
+        notifications=notifications,
         events=broker,
         broker=broker,
         hub=hub,
         documents=documents,
         search=DocumentSearch(db, engine.dialect.name),
     )
+
+    recent_errors = RecentErrors()
+    dashboard = Dashboard(broker, config.instance_id, config.dashboard.interval, recent_errors)
+    dashboard.register(
+        "connections",
+        dashboard_sources.connections_source(hub.metrics, lambda: len(hub.registry), presence.local_users),
+    )
+    dashboard.register("broker", dashboard_sources.broker_source(lambda: broker.healthy, lambda: broker.lag))
+    dashboard.register("documents", dashboard_sources.documents_source(db), shared=True)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -129,9 +168,15 @@ def create_app(config: Config) -> Application:
         await follower.start()
         extraction.start()
         await processor.start()
+        await presence.start()
+        logging.getLogger("productdemo").addHandler(recent_errors)
+        await dashboard.start()
         try:
             yield
         finally:
+            await dashboard.stop()
+            logging.getLogger("productdemo").removeHandler(recent_errors)
+            await presence.stop()
             await processor.stop()
             extraction.close()
             await follower.stop()
@@ -153,6 +198,7 @@ def create_app(config: Config) -> Application:
     api.include_router(auth.router)
     api.include_router(admin.router)
     api.include_router(documents_api.router)
+    api.include_router(notifications_api.router)
     api.include_router(health.router)
     collector = RealtimeCollector(
         hub.metrics, lambda: len(hub.registry), lambda: broker.lag, lambda: broker.healthy

@@ -110,6 +110,19 @@ class DocumentSettings(_Section):
     poll_interval: float = Field(1.0, gt=0)
 
 
+class PresenceSettings(_Section):
+    ttl: float = Field(15.0, ge=1, le=300)
+    tick: float = Field(0.25, gt=0, le=5)
+
+
+class DashboardSettings(_Section):
+    interval: float = Field(1.0, ge=0.1, le=60)
+
+
+class NotificationSettings(_Section):
+    page_max: int = Field(100, ge=1, le=1000)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -122,6 +135,9 @@ class Config(_Section):
     realtime: RealtimeSettings = RealtimeSettings()
     broker: BrokerSettings = BrokerSettings()
     documents: DocumentSettings = DocumentSettings()
+    presence: PresenceSettings = PresenceSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+    notifications: NotificationSettings = NotificationSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @property

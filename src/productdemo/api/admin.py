@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from productdemo.api.deps import AdminSession, ServicesDep
-from productdemo.realtime.presence import ConnectionsPublic
 from productdemo.realtime.protocol import CamelModel
+from productdemo.realtime.registry import ConnectionsPublic
 from productdemo.services.notifications.events import Level
 from productdemo.services.notifications.service import MAX_LENGTH
 
@@ -22,6 +22,7 @@ class BroadcastRequest(CamelModel):
 
 class BroadcastResult(CamelModel):
     sent: bool = True
+    id: int = Field(description="The stored notification's id.")
 
 
 @router.post("/broadcast")
@@ -29,8 +30,8 @@ async def broadcast(body: BroadcastRequest, admin: AdminSession, services: Servi
     """Send a notification to everyone, or to one user's sockets."""
     if body.user_id is not None:
         await services.users.get(body.user_id)
-    await services.notifications.announce(body.message, admin.username, body.user_id, body.level)
-    return BroadcastResult()
+    note = await services.notifications.announce(body.message, admin.username, body.user_id, body.level)
+    return BroadcastResult(id=note.id)
 
 
 @router.get("/connections")

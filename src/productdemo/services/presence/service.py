@@ -1,0 +1,171 @@
+"""The presence service: this instance's tabs in, merged versioned diffs out.
+
+Sockets opening and closing arrive through the realtime layer's connection listeners;
+a tab's input state through the ``presence.activity`` RPC. Every ``tick`` the instance
+writes its part when it changed (and every ``ttl / 3`` anyway, as a heartbeat); the
+leader merges all parts and publishes what changed as ``presence_diff`` on
+``presence:app`` (name and status) and ``presence:admin`` (plus tabs per instance).
+Diffs are conflated by the tick: a hundred joins in one tick are one frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from productdemo.errors import DomainError
+from productdemo.realtime.connection import Principal
+from productdemo.realtime.publisher import Publisher
+from productdemo.services.presence.events import PresenceDiff, PresenceState, PresenceUser, state_from_json
+from productdemo.services.presence.model import Tab, View, diff, merge, part_of
+from productdemo.services.presence.store import PresenceStore
+
+logger = logging.getLogger(__name__)
+
+APP_TOPIC = "presence:app"
+ADMIN_TOPIC = "presence:admin"
+
+
+class PresenceService:
+    def __init__(
+        self, store: PresenceStore, events: Publisher, instance: str, ttl: float, tick: float
+    ) -> None:
+        self.store = store
+        self.events = events
+        self.instance = instance
+        self.tick = tick
+        self.heartbeat = ttl / 3
+        self.tabs: dict[str, Tab] = {}
+        self._dirty = True
+        self._last_write = 0.0
+        self._views: dict[str, View] = {APP_TOPIC: {}, ADMIN_TOPIC: {}}
+        self._version: dict[str, int] = {}
+        self._leading = False
+        self._seen_changes = -1
+        self._last_merge = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self.diffs_published = 0
+
+    # --- what this instance knows ------------------------------------------------------
+
+    async def connection_opened(self, principal: Principal, connection_id: str) -> None:
+        self.tabs[connection_id] = Tab(principal.user_id, principal.username)
+        self._dirty = True
+
+    async def connection_closed(self, principal: Principal, connection_id: str) -> None:
+        if self.tabs.pop(connection_id, None) is not None:
+            self._dirty = True
+
+    def set_active(self, connection_id: str, active: bool) -> None:
+        """A tab reports input (active) or none for a while (idle)."""
+        tab = self.tabs.get(connection_id)
+        if tab is not None and tab.active != active:
+            tab.active = active
+            self._dirty = True
+
+    # --- what subscribers get ------------------------------------------------------------
+
+    async def state(self, topic: str) -> PresenceState:
+        """The last merged state of ``topic``'s view, with its version."""
+        try:
+            snapshot = await self.store.load_snapshot()
+        except (RedisError, OSError) as exc:
+            logger.warning("presence snapshot unavailable: %s", exc)
+            snapshot = None
+        return state_from_json(topic == ADMIN_TOPIC, (snapshot or {}).get(topic) or {})
+
+    # --- the loop --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="presence")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.store.close()
+
+    async def _run(self) -> None:
+        failing = False
+        while True:
+            try:
+                await self.step()
+                if failing:
+                    logger.info("presence store reachable again")
+                failing = False
+            except (RedisError, OSError, DomainError) as exc:
+                if not failing:
+                    logger.warning("presence: store or broker unavailable: %s", exc)
+                failing = True
+                # Write everything again once the store is back (it may have restarted empty).
+                self._dirty = True
+                self._seen_changes = -1
+            await asyncio.sleep(self.tick)
+
+    async def step(self) -> None:
+        """One tick: write this instance's part if due, then merge and publish if leading."""
+        now = time.monotonic()
+        if self._dirty or now - self._last_write >= self.heartbeat:
+            changed, self._dirty = self._dirty, False
+            await self.store.write_part(self.instance, part_of(self.tabs), changed)
+            self._last_write = now
+        if not await self.store.lead(self.instance):
+            self._leading = False
+            return
+        if not self._leading:
+            await self._take_lead()
+        changes = await self.store.changes()
+        # Parts also change by expiring, which moves no counter: merge each heartbeat too.
+        if changes == self._seen_changes and now - self._last_merge < min(self.heartbeat, 1.0):
+            return
+        self._seen_changes = changes
+        self._last_merge = now
+        await self._merge_and_publish()
+
+    async def _take_lead(self) -> None:
+        snapshot = await self.store.load_snapshot() or {}
+        # Versions keep rising across leaders; without a snapshot (Redis restarted) start
+        # from the clock, so clients see a gap and take the new state.
+        fallback = int(time.time() * 1000)
+        for topic in (APP_TOPIC, ADMIN_TOPIC):
+            entry = snapshot.get(topic)
+            if entry is None:
+                self._views[topic] = {}
+                self._version[topic] = max(fallback, self._version.get(topic, 0))
+            else:
+                state = state_from_json(topic == ADMIN_TOPIC, entry)
+                self._views[topic] = {u.user_id: u for u in state.users}
+                self._version[topic] = state.version
+        self._leading = True
+        logger.info("presence: %s leads", self.instance)
+
+    async def _merge_and_publish(self) -> None:
+        views = dict(zip((APP_TOPIC, ADMIN_TOPIC), merge(await self.store.read_parts()), strict=True))
+        events: list[tuple[str, PresenceDiff]] = []
+        for topic, new in views.items():
+            joins, leaves, updates = diff(self._views[topic], new)
+            if joins or leaves or updates:
+                self._version[topic] += 1
+                event = PresenceDiff(
+                    version=self._version[topic], joins=joins, leaves=leaves, updates=updates
+                )
+                events.append((topic, event))
+            self._views[topic] = new
+        await self.store.save_snapshot({t: self._snapshot_of(t) for t in views})
+        for topic, event in events:
+            await self.events.to_topic(topic, event)
+            self.diffs_published += 1
+
+    def _snapshot_of(self, topic: str) -> dict[str, Any]:
+        users: list[PresenceUser] = sorted(self._views[topic].values(), key=lambda u: u.user_id)
+        state = PresenceState(version=self._version[topic], users=users)
+        return state.model_dump(mode="json", by_alias=True)
+
+    # --- figures for the dashboard -----------------------------------------------------
+
+    def local_users(self) -> int:
+        return len({tab.user_id for tab in self.tabs.values()})
