@@ -116,7 +116,7 @@ class PresenceSettings(_Section):
 
 
 class DashboardSettings(_Section):
-    interval: float = Field(1.0, ge=0.1, le=60)
+    interval: float = Field(1.0, ge=0.05, le=60)
 
 
 class NotificationSettings(_Section):
