@@ -1,13 +1,16 @@
 import { AnnounceForm } from "../components/Admin/AnnounceForm";
 import { ConnectionsTable } from "../components/Admin/ConnectionsTable";
+import { Dashboard } from "../components/Admin/Dashboard";
 import { useConnectionsList } from "../components/Admin/useConnectionsList";
 
-/** `/admin`: announcements and who is connected, live. */
+/** `/admin`: the live dashboard, announcements and who is connected. */
 export function AdminPage() {
   const { data, error } = useConnectionsList();
   return (
     <section aria-labelledby="admin-title" className="admin">
       <h1 id="admin-title">Admin</h1>
+      <h2>Dashboard</h2>
+      <Dashboard />
       <AnnounceForm users={data?.users ?? []} />
       <h2>Who is connected</h2>
       {error && (
