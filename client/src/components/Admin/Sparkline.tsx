@@ -24,7 +24,7 @@ export function Sparkline({
       title,
       width: 320,
       height: 140,
-      legend: { show: true },
+      legend: { show: true, live: false },
       series: [{}, ...labels.split("|").map((l) => ({ label: l.split(":")[0], stroke: l.split(":")[1], width: 2 }))],
       axes: [{ space: 60 }, { size: 40 }],
     };
