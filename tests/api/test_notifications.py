@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from sqlalchemy import func, select
@@ -41,7 +43,10 @@ async def test_paging_goes_back_by_id(server: LiveServer) -> None:
     user_id, cookie = await server.user_session()
     for n in range(5):
         await server.services.notifications.announce(f"n{n}", "root", user_id)
-    own = lambda page: [x["message"] for x in page["notifications"] if x["message"].startswith("n")]  # noqa: E731
+
+    def own(page: dict[str, Any]) -> list[str]:
+        return [x["message"] for x in page["notifications"] if x["message"].startswith("n")]
+
     first = (await _get(server, cookie, "?limit=2")).json()
     assert own(first) == ["n4", "n3"]
     second = (await _get(server, cookie, f"?limit=2&before={first['notifications'][-1]['id']}")).json()

@@ -26,7 +26,12 @@ async def test_missed_notifications_show_at_sign_in_and_read_state_syncs_across_
         await page.get_by_test_id("notifications-toggle").click()
         await expect(page.get_by_test_id("notification-list").get_by_role("listitem")).to_have_count(3)
 
-    await first.get_by_role("listitem").filter(has_text="away 1").get_by_role("button", name="Mark read").click()
+    await (
+        first.get_by_role("listitem")
+        .filter(has_text="away 1")
+        .get_by_role("button", name="Mark read")
+        .click()
+    )
     for page in (first, second):
         await expect(page.get_by_test_id("notifications-toggle")).to_have_text("Notifications (2)")
         item = page.get_by_test_id("notification-list").get_by_role("listitem").filter(has_text="away 1")
