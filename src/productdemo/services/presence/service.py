@@ -47,6 +47,7 @@ class PresenceService:
         self._leading = False
         self._seen_changes = -1
         self._last_merge = 0.0
+        self._last_snapshot = float("-inf")
         self._task: asyncio.Task[None] | None = None
         self.diffs_published = 0
 
@@ -104,6 +105,7 @@ class PresenceService:
                 # Write everything again once the store is back (it may have restarted empty).
                 self._dirty = True
                 self._seen_changes = -1
+                self._last_snapshot = float("-inf")
             await asyncio.sleep(self.tick)
 
     async def step(self) -> None:
@@ -119,12 +121,13 @@ class PresenceService:
         if not self._leading:
             await self._take_lead()
         changes = await self.store.changes()
-        # Parts also change by expiring, which moves no counter: merge each heartbeat too.
-        if changes == self._seen_changes and now - self._last_merge < min(self.heartbeat, 1.0):
+        # Parts also change by expiring, which moves no counter: then merge every second too.
+        due = self.store.expires and now - self._last_merge >= min(self.heartbeat, 1.0)
+        if changes == self._seen_changes and not due:
             return
         self._seen_changes = changes
         self._last_merge = now
-        await self._merge_and_publish()
+        await self._merge_and_publish(now)
 
     async def _take_lead(self) -> None:
         snapshot = await self.store.load_snapshot() or {}
@@ -141,9 +144,11 @@ class PresenceService:
                 self._views[topic] = {u.user_id: u for u in state.users}
                 self._version[topic] = state.version
         self._leading = True
+        self._seen_changes = -1
+        self._last_snapshot = float("-inf")
         logger.info("presence: %s leads", self.instance)
 
-    async def _merge_and_publish(self) -> None:
+    async def _merge_and_publish(self, now: float) -> None:
         views = dict(zip((APP_TOPIC, ADMIN_TOPIC), merge(await self.store.read_parts()), strict=True))
         events: list[tuple[str, PresenceDiff]] = []
         for topic, new in views.items():
@@ -155,7 +160,10 @@ class PresenceService:
                 )
                 events.append((topic, event))
             self._views[topic] = new
-        await self.store.save_snapshot({t: self._snapshot_of(t) for t in views})
+        # Saved when it changed, and each heartbeat so that its TTL in Redis never runs out.
+        if events or now - self._last_snapshot >= self.heartbeat:
+            await self.store.save_snapshot({t: self._snapshot_of(t) for t in views})
+            self._last_snapshot = now
         for topic, event in events:
             await self.events.to_topic(topic, event)
             self.diffs_published += 1

@@ -28,6 +28,9 @@ return 0
 
 
 class PresenceStore(Protocol):
+    #: True when parts can vanish by expiring (so the leader must merge on a timer too).
+    expires: bool
+
     async def write_part(self, instance: str, part: Part, changed: bool) -> None:
         """Store (or refresh) ``instance``'s part; ``changed`` tells the leader to merge again."""
         ...
@@ -53,6 +56,8 @@ class PresenceStore(Protocol):
 
 class MemoryPresenceStore:
     """One instance: it always leads, and its part is the only one."""
+
+    expires = False
 
     def __init__(self) -> None:
         self._parts: dict[str, Part] = {}
@@ -83,6 +88,8 @@ class MemoryPresenceStore:
 
 
 class RedisPresenceStore:
+    expires = True
+
     def __init__(self, url: str, prefix: str, ttl: float) -> None:
         self._redis: aioredis.Redis = aioredis.from_url(
             url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=5
