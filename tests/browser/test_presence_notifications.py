@@ -45,8 +45,8 @@ async def test_missed_notifications_show_at_sign_in_and_read_state_syncs_across_
 
 
 async def test_online_list_and_live_dashboard(live: LiveServer, new_context: NewContext) -> None:
-    """Another user appears in the online list when they sign in and leaves with their tab; the
-    Admin page's dashboard counts the sockets."""
+    """Another user appears in the online list when they sign in and leaves with their last tab;
+    the Admin page counts her tabs and the dashboard the sockets."""
     _, admin_name = await live.create_user("admin")
     _, user_name = await live.create_user()
     admin = await (await new_context()).new_page()
@@ -61,6 +61,12 @@ async def test_online_list_and_live_dashboard(live: LiveServer, new_context: New
         "data-status", "active"
     )
     await expect(admin.locator("[data-figure='connections.connections'] td").nth(1)).to_have_text("2")
+    second_tab = await user.context.new_page()
+    await second_tab.goto(f"{live.http_url}/documents")
+    row = admin.get_by_test_id("online-table").locator(f"tr[data-user='{user_name}'] td")
+    await expect(row.nth(2)).to_have_text("2")  # the admin view counts her tabs
+    await second_tab.close()
+    await expect(row.nth(2)).to_have_text("1")
     await screenshot(admin, "admin-dashboard")
     await user.close()
     await expect(online.get_by_role("listitem").filter(has_text=user_name)).to_have_count(0)

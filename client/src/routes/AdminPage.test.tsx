@@ -32,7 +32,11 @@ describe("AdminPage", () => {
     renderWithProviders(<AdminPage />);
     const socket = FakeWebSocket.last;
     act(() => socket.accept({ "user:1": { epoch: "u", seq: 0 } }));
-    expect(socket.framesOf("subscribe").map((f) => f.payload.topic)).toEqual(["admin:dashboard", "admin:connections"]);
+    expect(socket.framesOf("subscribe").map((f) => f.payload.topic)).toEqual([
+      "admin:dashboard",
+      "presence:admin",
+      "admin:connections",
+    ]);
     await answerRpc(socket, 0, usersA);
     const table = screen.getByTestId("connections-table");
     expect(within(table).getAllByRole("row")).toHaveLength(2);

@@ -1,6 +1,7 @@
 import { AnnounceForm } from "../components/Admin/AnnounceForm";
 import { ConnectionsTable } from "../components/Admin/ConnectionsTable";
 import { Dashboard } from "../components/Admin/Dashboard";
+import { OnlineTable } from "../components/Admin/OnlineTable";
 import { useConnectionsList } from "../components/Admin/useConnectionsList";
 
 /** `/admin`: the live dashboard, announcements and who is connected. */
@@ -11,6 +12,8 @@ export function AdminPage() {
       <h1 id="admin-title">Admin</h1>
       <h2>Dashboard</h2>
       <Dashboard />
+      <h2>Who is online</h2>
+      <OnlineTable />
       <AnnounceForm users={data?.users ?? []} />
       <h2>Who is connected</h2>
       {error && (

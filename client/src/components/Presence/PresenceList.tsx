@@ -1,9 +1,10 @@
 import { sortedUsers } from "./presence";
-import { usePresence } from "./usePresence";
+import { useActivity, usePresence } from "./usePresence";
 
 /** Who is online now, with active/idle, updated live. */
 export function PresenceList() {
   const view = usePresence();
+  useActivity();
   const users = sortedUsers(view);
   return (
     <section className="presence" aria-label="Online">

@@ -11,33 +11,38 @@ export const IDLE_AFTER_MS = 3 * 60 * 1000;
  * Who is online, live: the state that follows the subscription, then diffs; on a version gap
  * (or a resync of the topic) the snapshot is asked for again with RPC `presence.state`.
  */
-export function usePresence(): PresenceView {
+export function usePresence(topic: string = PRESENCE_TOPIC): PresenceView {
   const connection = useConnection();
   const [view, setView] = useState<PresenceView>(EMPTY_PRESENCE);
+  const stream = `topic:${topic}`;
+  const ours = (frame: { stream?: string }) => frame.stream === stream;
 
   const refetch = useCallback(() => {
     connection
-      .rpc<PresenceStatePayload>("presence.state", { topic: PRESENCE_TOPIC })
+      .rpc<PresenceStatePayload>("presence.state", { topic })
       .then((state) => setView((current) => applyState(current, state)))
       .catch(() => undefined); // the next diff or reconnect asks again
-  }, [connection]);
+  }, [connection, topic]);
 
-  useEffect(() => connection.subscribe(PRESENCE_TOPIC), [connection]);
-  useWebSocketEvent("presence_state", (frame) => setView((current) => applyState(current, frame.payload)));
-  useWebSocketEvent("presence_diff", (frame) => {
-    setView((current) => {
-      const step = applyDiff(current, frame.payload);
-      if (step.gap) queueMicrotask(refetch);
-      return step.view;
-    });
-  });
-  useResync(`topic:${PRESENCE_TOPIC}`, refetch);
-  useActivity();
+  useEffect(() => connection.subscribe(topic), [connection, topic]);
+  useWebSocketEvent("presence_state", (frame) => setView((current) => applyState(current, frame.payload)), ours);
+  useWebSocketEvent(
+    "presence_diff",
+    (frame) => {
+      setView((current) => {
+        const step = applyDiff(current, frame.payload);
+        if (step.gap) queueMicrotask(refetch);
+        return step.view;
+      });
+    },
+    ours,
+  );
+  useResync(stream, refetch);
   return view;
 }
 
 /** Report this tab's input state: active on input, idle after {@link IDLE_AFTER_MS} without. */
-function useActivity(): void {
+export function useActivity(): void {
   const connection = useConnection();
   const { state } = useConnectionStatus();
   const [active, setActive] = useState(true);

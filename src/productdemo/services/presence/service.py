@@ -20,8 +20,14 @@ from redis.exceptions import RedisError
 from productdemo.errors import DomainError
 from productdemo.realtime.connection import Principal
 from productdemo.realtime.publisher import Publisher
-from productdemo.services.presence.events import PresenceDiff, PresenceState, PresenceUser, state_from_json
-from productdemo.services.presence.model import Tab, View, diff, merge, part_of
+from productdemo.services.presence.events import (
+    AdminPresenceUser,
+    PresenceDiff,
+    PresenceState,
+    PresenceUser,
+    state_from_json,
+)
+from productdemo.services.presence.model import Tab, diff, entry_of, merge, part_of, user_json
 from productdemo.services.presence.store import PresenceStore
 
 logger = logging.getLogger(__name__)
@@ -42,7 +48,7 @@ class PresenceService:
         self.tabs: dict[str, Tab] = {}
         self._dirty = True
         self._last_write = 0.0
-        self._views: dict[str, View] = {APP_TOPIC: {}, ADMIN_TOPIC: {}}
+        self._views: dict[str, dict[int, tuple[Any, ...]]] = {APP_TOPIC: {}, ADMIN_TOPIC: {}}
         self._version: dict[str, int] = {}
         self._leading = False
         self._seen_changes = -1
@@ -140,23 +146,28 @@ class PresenceService:
                 self._views[topic] = {}
                 self._version[topic] = max(fallback, self._version.get(topic, 0))
             else:
-                state = state_from_json(topic == ADMIN_TOPIC, entry)
-                self._views[topic] = {u.user_id: u for u in state.users}
-                self._version[topic] = state.version
+                self._views[topic] = {int(u["userId"]): entry_of(u) for u in entry.get("users", ())}
+                self._version[topic] = int(entry.get("version", 0))
         self._leading = True
         self._seen_changes = -1
         self._last_snapshot = float("-inf")
         logger.info("presence: %s leads", self.instance)
 
     async def _merge_and_publish(self, now: float) -> None:
-        views = dict(zip((APP_TOPIC, ADMIN_TOPIC), merge(await self.store.read_parts()), strict=True))
+        public, admin = merge(await self.store.read_parts())
+        views: dict[str, dict[int, tuple[Any, ...]]] = {APP_TOPIC: dict(public), ADMIN_TOPIC: dict(admin)}
         events: list[tuple[str, PresenceDiff]] = []
         for topic, new in views.items():
             joins, leaves, updates = diff(self._views[topic], new)
             if joins or leaves or updates:
                 self._version[topic] += 1
-                event = PresenceDiff(
-                    version=self._version[topic], joins=joins, leaves=leaves, updates=updates
+                event = PresenceDiff.model_validate(
+                    {
+                        "version": self._version[topic],
+                        "joins": [_user(topic, uid, new[uid]) for uid in joins],
+                        "leaves": leaves,
+                        "updates": [_user(topic, uid, new[uid]) for uid in updates],
+                    }
                 )
                 events.append((topic, event))
             self._views[topic] = new
@@ -169,11 +180,16 @@ class PresenceService:
             self.diffs_published += 1
 
     def _snapshot_of(self, topic: str) -> dict[str, Any]:
-        users: list[PresenceUser] = sorted(self._views[topic].values(), key=lambda u: u.user_id)
-        state = PresenceState(version=self._version[topic], users=users)
-        return state.model_dump(mode="json", by_alias=True)
+        view = self._views[topic]
+        return {"version": self._version[topic], "users": [user_json(uid, view[uid]) for uid in sorted(view)]}
 
     # --- figures for the dashboard -----------------------------------------------------
 
     def local_users(self) -> int:
         return len({tab.user_id for tab in self.tabs.values()})
+
+
+def _user(topic: str, uid: int, entry: tuple[Any, ...]) -> PresenceUser:
+    """A changed user as the event model of ``topic``'s view."""
+    user_type = AdminPresenceUser if topic == ADMIN_TOPIC else PresenceUser
+    return user_type.model_validate(user_json(uid, entry))
