@@ -66,17 +66,12 @@ export function NotificationsProvider({ children }: { children: ReactNode }) {
 
   useWebSocketEvent("notification", (frame) => {
     const p = frame.payload;
+    // Already fetched over REST (or replayed after a resume): neither counted nor shown again.
+    if (items.some((n) => n.id === p.id)) return;
     const item = itemOf({ ...p, kind: p.kind ?? "announcement", level: p.level ?? "info", read: false });
-    let added = false;
-    setItems((current) => {
-      if (current.some((n) => n.id === item.id)) return current;
-      added = true;
-      return merge([item], current);
-    });
-    if (added || !items.some((n) => n.id === item.id)) {
-      setUnread((n) => n + 1);
-      setToastKeys((current) => (current.includes(item.key) ? current : [...current, item.key]));
-    }
+    setItems((current) => merge([item], current));
+    setUnread((n) => n + 1);
+    setToastKeys((current) => (current.includes(item.key) ? current : [...current, item.key]));
   });
 
   useWebSocketEvent("notifications_read", (frame) => {
