@@ -204,3 +204,27 @@ async def test_a_version_gap_is_answered_by_the_snapshot(nodes: Nodes, tabs: Tab
     await w.until(lambda users: nodes.users["bob"] in users, 5000 * MS)
     assert w.gaps >= 1
     assert alice not in w.users
+
+
+async def test_the_dashboard_shows_every_instance(nodes: Nodes, tabs: Tabs) -> None:
+    """An admin on A gets each instance's dashboard_update, with that instance's own sockets."""
+    watcher = await tabs.open(
+        nodes.a, await nodes.cookie(nodes.a, nodes.admin), "dash@A", ("admin:dashboard",)
+    )
+    await tabs.open(nodes.b, await nodes.cookie(nodes.b, "bob"), "bob-dash@B")
+    await tabs.open(nodes.b, await nodes.cookie(nodes.b, "bob"), "bob2-dash@B")
+
+    def update_of(name: str, connections: int) -> Callable[[dict[str, Any]], bool]:
+        def match(f: dict[str, Any]) -> bool:
+            if f["type"] != "dashboard_update" or f["payload"]["instance"] != name:
+                return False
+            return bool(f["payload"]["figures"]["connections"]["connections"] == connections)
+
+        return match
+
+    # A holds the watcher; B holds Bob's two tabs (other tests' tabs are closed by now).
+    a = await watcher.wait_for(update_of(nodes.a.name, 1), 10_000 * MS)
+    b = await watcher.wait_for(update_of(nodes.b.name, 2), 10_000 * MS)
+    assert b["payload"]["figures"]["connections"]["users"] == 1
+    assert a["payload"]["figures"]["broker"]["up"] == 1
+    assert a["payload"]["shared"]["documents"] == b["payload"]["shared"]["documents"]
