@@ -100,7 +100,10 @@ async def timed(port: int, cookies: list[str], path: str, requests: int) -> list
 def report(name: str, times: list[float]) -> None:
     times.sort()
     p99 = times[int(len(times) * 0.99) - 1]
-    print(f"{name}: p50 {statistics.median(times):.1f} ms, p99 {p99:.1f} ms, max {times[-1]:.1f} ms ({len(times)})")
+    print(
+        f"{name}: p50 {statistics.median(times):.1f} ms, p99 {p99:.1f} ms, "
+        f"max {times[-1]:.1f} ms ({len(times)})"
+    )
 
 
 def main() -> None:
@@ -127,13 +130,16 @@ def main() -> None:
         middle = asyncio.run(fill(workdir, user_ids, args.total))
         print(f"{args.total} notifications stored in {time.perf_counter() - t0:.1f} s", flush=True)
         cmd = ["taskset", "-c", "0", str(APP_PY.parent / "productdemo"), "serve"]
-        log = open(workdir / "server.log", "wb")  # noqa: SIM115 -- lives as long as the server
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log = open(workdir / "server.log", "wb")  # closed when the process exits
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         if not wait_port(args.port):
             sys.exit("server did not start")
         cookies = [u["cookie"] for u in sessions["users"][:10]]
         asyncio.run(timed(args.port, cookies, "/api/notifications?limit=20", 50))  # warm-up
-        report("first page", asyncio.run(timed(args.port, cookies, "/api/notifications?limit=20", args.requests)))
+        first = "/api/notifications?limit=20"
+        report("first page", asyncio.run(timed(args.port, cookies, first, args.requests)))
         deep = f"/api/notifications?before={middle}&limit=20"
         report("deep page", asyncio.run(timed(args.port, cookies, deep, args.requests)))
     finally:

@@ -110,6 +110,7 @@ async def measure(port: int, pid: int, sessions: dict[str, object], args: argpar
         sockets[cookie] = ws
         drains.append(asyncio.create_task(drain(ws)))
         opened += 1
+
     while time.monotonic() - start < args.window:
         tick = time.monotonic()
         for cookie in random.sample(list(sockets), min(step, len(sockets))):
@@ -130,7 +131,9 @@ async def measure(port: int, pid: int, sessions: dict[str, object], args: argpar
     sizes = [s for w in watchers for s in w.sizes]
     joins = [j for w in watchers for j in w.joins]
     leaves = [x for w in watchers for x in w.leaves]
-    print(f"connected {len(sockets)}; churn {opened / elapsed:.0f} connects/s, {closed / elapsed:.0f} disconnects/s")
+    print(
+        f"connected {len(sockets)}; churn {opened / elapsed:.0f} connects/s, {closed / elapsed:.0f} closes/s"
+    )
     print(f"server CPU: idle {idle_cpu * 100:.1f} % of a core, churning {churn_cpu * 100:.1f} %")
     print(
         f"presence_diff frames to {len(watchers)} watchers: {len(sizes) / elapsed:.0f}/s "

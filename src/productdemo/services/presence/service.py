@@ -27,7 +27,7 @@ from productdemo.services.presence.events import (
     PresenceUser,
     state_from_json,
 )
-from productdemo.services.presence.model import Tab, diff, entry_of, merge, part_of, user_json
+from productdemo.services.presence.model import Merger, Part, Tab, entry_of, user_json
 from productdemo.services.presence.store import PresenceStore
 
 logger = logging.getLogger(__name__)
@@ -46,9 +46,13 @@ class PresenceService:
         self.tick = tick
         self.heartbeat = ttl / 3
         self.tabs: dict[str, Tab] = {}
+        #: this instance's part, kept as tabs open and close (the same as part_of(self.tabs))
+        self.part: Part = {}
         self._dirty = True
         self._last_write = 0.0
-        self._views: dict[str, dict[int, tuple[Any, ...]]] = {APP_TOPIC: {}, ADMIN_TOPIC: {}}
+        self._merger = Merger()
+        #: each view's users in wire form, kept for the snapshot as they change
+        self._wire: dict[str, dict[int, dict[str, Any]]] = {APP_TOPIC: {}, ADMIN_TOPIC: {}}
         self._version: dict[str, int] = {}
         self._leading = False
         self._seen_changes = -1
@@ -60,19 +64,28 @@ class PresenceService:
     # --- what this instance knows ------------------------------------------------------
 
     async def connection_opened(self, principal: Principal, connection_id: str) -> None:
-        self.tabs[connection_id] = Tab(principal.user_id, principal.username)
-        self._dirty = True
+        tab = self.tabs[connection_id] = Tab(principal.user_id, principal.username)
+        self._count(tab, 1, 1)
 
     async def connection_closed(self, principal: Principal, connection_id: str) -> None:
-        if self.tabs.pop(connection_id, None) is not None:
-            self._dirty = True
+        tab = self.tabs.pop(connection_id, None)
+        if tab is not None:
+            self._count(tab, -1, -tab.active)
 
     def set_active(self, connection_id: str, active: bool) -> None:
         """A tab reports input (active) or none for a while (idle)."""
         tab = self.tabs.get(connection_id)
         if tab is not None and tab.active != active:
             tab.active = active
-            self._dirty = True
+            self._count(tab, 0, 1 if active else -1)
+
+    def _count(self, tab: Tab, tabs: int, active: int) -> None:
+        username, old_tabs, old_active = self.part.get(tab.user_id, (tab.username, 0, 0))
+        if old_tabs + tabs > 0:
+            self.part[tab.user_id] = (username, old_tabs + tabs, old_active + active)
+        else:
+            self.part.pop(tab.user_id, None)
+        self._dirty = True
 
     # --- what subscribers get ------------------------------------------------------------
 
@@ -119,7 +132,8 @@ class PresenceService:
         now = time.monotonic()
         if self._dirty or now - self._last_write >= self.heartbeat:
             changed, self._dirty = self._dirty, False
-            await self.store.write_part(self.instance, part_of(self.tabs), changed)
+            # A copy: the store (and the leader's comparison with the last part) keeps it.
+            await self.store.write_part(self.instance, dict(self.part), changed)
             self._last_write = now
         if not await self.store.lead(self.instance):
             self._leading = False
@@ -140,25 +154,36 @@ class PresenceService:
         # Versions keep rising across leaders; without a snapshot (Redis restarted) start
         # from the clock, so clients see a gap and take the new state.
         fallback = int(time.time() * 1000)
+        views: dict[str, dict[int, Any]] = {}
         for topic in (APP_TOPIC, ADMIN_TOPIC):
             entry = snapshot.get(topic)
+            users = entry.get("users", ()) if entry is not None else ()
+            views[topic] = {int(u["userId"]): entry_of(u) for u in users}
+            self._wire[topic] = {uid: user_json(uid, e) for uid, e in views[topic].items()}
             if entry is None:
-                self._views[topic] = {}
                 self._version[topic] = max(fallback, self._version.get(topic, 0))
             else:
-                self._views[topic] = {int(u["userId"]): entry_of(u) for u in entry.get("users", ())}
                 self._version[topic] = int(entry.get("version", 0))
+        self._merger.reset(views[APP_TOPIC], views[ADMIN_TOPIC])
         self._leading = True
         self._seen_changes = -1
         self._last_snapshot = float("-inf")
         logger.info("presence: %s leads", self.instance)
 
     async def _merge_and_publish(self, now: float) -> None:
-        public, admin = merge(await self.store.read_parts())
-        views: dict[str, dict[int, tuple[Any, ...]]] = {APP_TOPIC: dict(public), ADMIN_TOPIC: dict(admin)}
+        merger = self._merger
+        public, admin = merger.update(await self.store.read_parts())
+        changes: dict[str, tuple[dict[int, Any], tuple[list[int], list[int], list[int]]]] = {
+            APP_TOPIC: (merger.public, public),
+            ADMIN_TOPIC: (merger.admin, admin),
+        }
         events: list[tuple[str, PresenceDiff]] = []
-        for topic, new in views.items():
-            joins, leaves, updates = diff(self._views[topic], new)
+        for topic, (new, (joins, leaves, updates)) in changes.items():
+            wire = self._wire[topic]
+            for uid in leaves:
+                wire.pop(uid, None)
+            for uid in joins + updates:
+                wire[uid] = user_json(uid, new[uid])
             if joins or leaves or updates:
                 self._version[topic] += 1
                 event = PresenceDiff.model_validate(
@@ -170,18 +195,17 @@ class PresenceService:
                     }
                 )
                 events.append((topic, event))
-            self._views[topic] = new
         # Saved when it changed, and each heartbeat so that its TTL in Redis never runs out.
         if events or now - self._last_snapshot >= self.heartbeat:
-            await self.store.save_snapshot({t: self._snapshot_of(t) for t in views})
+            await self.store.save_snapshot({t: self._snapshot_of(t) for t in changes})
             self._last_snapshot = now
         for topic, event in events:
             await self.events.to_topic(topic, event)
             self.diffs_published += 1
 
     def _snapshot_of(self, topic: str) -> dict[str, Any]:
-        view = self._views[topic]
-        return {"version": self._version[topic], "users": [user_json(uid, view[uid]) for uid in sorted(view)]}
+        wire = self._wire[topic]
+        return {"version": self._version[topic], "users": [wire[uid] for uid in sorted(wire)]}
 
     # --- figures for the dashboard -----------------------------------------------------
 
