@@ -36,6 +36,7 @@ class Watcher:
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
         self.counting = False
+        self.has_state = asyncio.Event()
         self.sizes: list[int] = []
         self.joins: list[int] = []
         self.leaves: list[int] = []
@@ -43,7 +44,11 @@ class Watcher:
     async def run(self) -> None:
         while True:
             opcode, payload = await self.ws.recv()
-            if opcode != 1 or not self.counting:
+            if opcode != 1:
+                continue
+            if not self.has_state.is_set() and b'"presence_state"' in payload[:40]:
+                self.has_state.set()
+            if not self.counting:
                 continue
             frame = json.loads(payload)
             if frame["type"] == "presence_diff":
@@ -89,7 +94,9 @@ async def measure(port: int, pid: int, sessions: dict[str, object], args: argpar
         ws.send({"type": "subscribe", "id": "p", "payload": {"topic": "presence:app"}})
         watchers.append(Watcher(ws))
     readers = [asyncio.create_task(w.run()) for w in watchers]
-    await asyncio.sleep(5)  # let the joins of the opening settle
+    # Every watcher has its state (10,000 users each), and the joins of the opening settled.
+    await asyncio.wait_for(asyncio.gather(*(w.has_state.wait() for w in watchers)), 120)
+    await asyncio.sleep(5)
 
     cpu0 = cpu_sched_s(pid)
     await asyncio.sleep(args.window)

@@ -160,6 +160,7 @@ def create_app(config: Config) -> Application:
     )
     dashboard.register("broker", dashboard_sources.broker_source(lambda: broker.healthy, lambda: broker.lag))
     dashboard.register("documents", dashboard_sources.documents_source(db), shared=True)
+    dashboard.register("presence", presence.figures, shared=True)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -7,7 +7,7 @@ export const DASHBOARD_TOPIC = "admin:dashboard";
 
 const FIGURES: [source: string, name: string, label: string][] = [
   ["connections", "connections", "Connections"],
-  ["connections", "users", "Users online"],
+  ["connections", "users", "Users with a tab here"],
   ["connections", "messagesInPerSecond", "Messages in /s"],
   ["connections", "framesOutPerSecond", "Frames out /s"],
   ["broker", "up", "Broker up"],

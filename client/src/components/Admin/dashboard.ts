@@ -45,7 +45,8 @@ export function addUpdate(state: DashboardState, update: DashboardUpdatePayload)
   const point: Point = {
     t: Math.floor(update.at / 1000),
     connections: total(live, "connections", "connections"),
-    users: total(live, "connections", "users"),
+    // People online once each (a user with tabs on two instances is one), when presence says.
+    users: sharedFigures(live).presence?.online ?? total(live, "connections", "users"),
     inPerSecond: total(live, "connections", "messagesInPerSecond"),
     outPerSecond: total(live, "connections", "framesOutPerSecond"),
   };

@@ -59,7 +59,7 @@ class PresenceService:
         self._last_merge = 0.0
         self._last_snapshot = float("-inf")
         self._task: asyncio.Task[None] | None = None
-        self.diffs_published = 0
+        self._states: dict[str, PresenceState] = {}
 
     # --- what this instance knows ------------------------------------------------------
 
@@ -96,7 +96,13 @@ class PresenceService:
         except (RedisError, OSError) as exc:
             logger.warning("presence snapshot unavailable: %s", exc)
             snapshot = None
-        return state_from_json(topic == ADMIN_TOPIC, (snapshot or {}).get(topic) or {})
+        entry = (snapshot or {}).get(topic) or {}
+        cached = self._states.get(topic)
+        # Subscribers arrive in bursts (a deploy, a reconnect wave): build each version once.
+        if cached is not None and cached.version == entry.get("version", 0) and entry:
+            return cached
+        state = self._states[topic] = state_from_json(topic == ADMIN_TOPIC, entry)
+        return state
 
     # --- the loop --------------------------------------------------------------------------
 
@@ -201,7 +207,6 @@ class PresenceService:
             self._last_snapshot = now
         for topic, event in events:
             await self.events.to_topic(topic, event)
-            self.diffs_published += 1
 
     def _snapshot_of(self, topic: str) -> dict[str, Any]:
         wire = self._wire[topic]
@@ -210,7 +215,13 @@ class PresenceService:
     # --- figures for the dashboard -----------------------------------------------------
 
     def local_users(self) -> int:
-        return len({tab.user_id for tab in self.tabs.values()})
+        """Users with a tab on this instance."""
+        return len(self.part)
+
+    async def figures(self) -> dict[str, float]:
+        """People online on all instances (each once), as the last merge saw them."""
+        users = (await self.state(APP_TOPIC)).users
+        return {"online": len(users), "active": sum(u.status == "active" for u in users)}
 
 
 def _user(topic: str, uid: int, entry: tuple[Any, ...]) -> PresenceUser:
