@@ -6,8 +6,8 @@ to CPU 0 (``taskset -c 0``), run ``driver.py`` pinned to CPU 1, stop the server 
 its process group, SIGKILL after 10 s). ProductDemo gets a fresh data directory under
 /tmp and its accounts and sessions from ``setup_sessions.py`` before it starts.
 
-Targets: ``websockets`` (/work/shared/bench/peers/ws_websockets.py), ``fastapi-sansio``
-(/work/shared/bench/peers/fastapi_app.py on .venv-bench's uvicorn ``--ws websockets-sansio``,
+Targets: ``websockets`` (../shared/bench/peers/ws_websockets.py), ``fastapi-sansio``
+(../shared/bench/peers/fastapi_app.py on .venv-bench's uvicorn ``--ws websockets-sansio``,
 no authentication: the issue's "uvicorn's bare sansio server", run for idle and handshake),
 ``productdemo`` (history on, the default ``history_size``), ``productdemo-nohistory``
 (``history_size=0``).
@@ -38,7 +38,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-SHARED = Path(os.environ.get("SHARED_BENCH", "/work/shared/bench"))
+SHARED = Path(os.environ.get("SHARED_BENCH", ROOT.parent / "shared" / "bench"))
 APP_PY = Path(os.environ.get("APP_VENV", ROOT / ".venv")) / "bin" / "python"
 BENCH_PY = Path(os.environ.get("BENCH_VENV", ROOT / ".venv-bench")) / "bin" / "python"
 SECRET = "bench-secret-key-not-for-production-0123456789"
@@ -66,7 +66,7 @@ PEERS = ("websockets", "fastapi-sansio")
 
 
 def uvicorn_cmd(app: str, port: int, ws: str) -> list[str]:
-    """As ``uvicorn(...)`` in /work/shared/bench/run_matrix.py."""
+    """As ``uvicorn(...)`` in ../shared/bench/run_matrix.py."""
     return [
         str(BENCH_PY.parent / "uvicorn"),
         app,

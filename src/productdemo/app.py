@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from productdemo.api import (
     admin,
     auth,
+    chat as chat_api,
     documents as documents_api,
     health,
     notifications as notifications_api,
@@ -34,6 +35,11 @@ from productdemo.realtime.hub import Hub
 from productdemo.realtime.metrics import RealtimeCollector
 from productdemo.realtime.publisher import topic_stream
 from productdemo.realtime.router import Router, register_core
+from productdemo.services.chat import access as chat_access
+from productdemo.services.chat.answers import Answers
+from productdemo.services.chat.generators import create_generator
+from productdemo.services.chat.leases import Leases
+from productdemo.services.chat.service import ChatService
 from productdemo.services.dashboard import sources as dashboard_sources
 from productdemo.services.dashboard.errors import RecentErrors
 from productdemo.services.dashboard.service import Dashboard
@@ -107,7 +113,6 @@ def create_app(config: Config) -> Application:
     sessions = SessionStore(db, config.secret_key(), sec.session_lifetime)
     users = UserService(db, sessions, Passwords(sec.argon2_time_cost, sec.argon2_memory_kib))
     users_rpc.register(router, sessions)
-    follower = RevocationFollower(db, sessions, hub)
     notifications = NotificationService(NotificationStore(db), broker, config.notifications.page_max)
     presence_store: PresenceStore = (
         RedisPresenceStore(config.broker.url, config.broker.prefix, config.presence.ttl)
@@ -122,6 +127,7 @@ def create_app(config: Config) -> Application:
     hub.add_listener(
         ConnectionCounts(broker, lambda topic: broker.shared or topic_stream(topic) in hub.registry.by_stream)
     )
+    follower = RevocationFollower(db, sessions, hub, revalidate_interval=sec.session_revalidate_interval)
     uploads = FileStore(db)
     docs = config.documents
     extraction = ExtractionPool(docs.concurrency)
@@ -135,9 +141,22 @@ def create_app(config: Config) -> Application:
         engine.dialect.name,
         lease=docs.lease_seconds,
         poll_interval=docs.poll_interval,
+        max_attempts=docs.max_attempts,
     )
     documents = DocumentService(db, broker, uploads, processor, config.documents.max_upload_size)
     documents_access.register(router, documents)
+    search = DocumentSearch(db, engine.dialect.name)
+    llm = config.llm
+    answers = Answers(
+        Leases(db, config.instance_id, llm.lease_seconds, serialize_writes=engine.dialect.name == "sqlite"),
+        broker,
+        search,
+        create_generator(llm),
+        llm.sources,
+        llm.flush_interval,
+    )
+    chat = ChatService(db, broker, answers)
+    chat_access.register(router, chat)
     services = Services(
         config=config,
         db=db,
@@ -149,7 +168,8 @@ def create_app(config: Config) -> Application:
         broker=broker,
         hub=hub,
         documents=documents,
-        search=DocumentSearch(db, engine.dialect.name),
+        search=search,
+        chat=chat,
     )
 
     recent_errors = RecentErrors()
@@ -165,10 +185,10 @@ def create_app(config: Config) -> Application:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await broker.start()
-        await sessions.preload()
-        await follower.start()
+        await follower.start()  # reads where the revocation log stands, then preloads sessions
         extraction.start()
         await processor.start()
+        await answers.start(single=engine.dialect.name == "sqlite")
         await presence.start()
         logging.getLogger("productdemo").addHandler(recent_errors)
         await dashboard.start()
@@ -178,8 +198,9 @@ def create_app(config: Config) -> Application:
             await dashboard.stop()
             logging.getLogger("productdemo").removeHandler(recent_errors)
             await presence.stop()
+            await answers.stop()
             await processor.stop()
-            extraction.close()
+            await extraction.close()
             await follower.stop()
             await broker.close()
             await sessions.drain()
@@ -200,6 +221,7 @@ def create_app(config: Config) -> Application:
     api.include_router(admin.router)
     api.include_router(documents_api.router)
     api.include_router(notifications_api.router)
+    api.include_router(chat_api.router)
     api.include_router(health.router)
     collector = RealtimeCollector(
         hub.metrics, lambda: len(hub.registry), lambda: broker.lag, lambda: broker.healthy

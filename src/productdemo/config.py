@@ -48,6 +48,7 @@ class SecuritySettings(_Section):
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     secret_key_file: Path | None = None
     session_lifetime: int = Field(1_209_600, ge=1)
+    session_revalidate_interval: float = Field(30.0, gt=0)
     cookie_secure: Literal["auto", "always", "never"] = "auto"
     login_max_failures: int = Field(5, ge=1)
     login_window: int = Field(300, ge=1)
@@ -108,6 +109,31 @@ class DocumentSettings(_Section):
     concurrency: int = Field(2, ge=1, le=64)
     lease_seconds: float = Field(30.0, gt=0)
     poll_interval: float = Field(1.0, gt=0)
+    max_attempts: int = Field(3, ge=1, le=100)
+
+
+class LlmSettings(_Section):
+    provider: Literal["extractive", "llama", "openai"] = "extractive"
+    sources: int = Field(6, ge=1, le=20)
+    max_tokens: int = Field(400, ge=16, le=8192)
+    temperature: float = Field(0.2, ge=0, le=2)
+    flush_interval: float = Field(0.05, gt=0, le=1)
+    stall_timeout: float = Field(30.0, gt=0)
+    connect_timeout: float = Field(10.0, gt=0)
+    lease_seconds: float = Field(15.0, gt=0)
+    openai_url: str = "https://api.openai.com/v1"
+    openai_model: str = "gpt-4o-mini"
+    openai_api_key: SecretStr = SecretStr("")
+    openai_api_key_file: Path | None = None
+    llama_model_path: Path | None = None
+    llama_threads: int = Field(2, ge=1, le=64)
+    llama_context: int = Field(4096, ge=512, le=131_072)
+
+    def api_key(self) -> str:
+        """The OpenAI-compatible endpoint's key: from the key file when one is set, else the value."""
+        if self.openai_api_key_file is not None:
+            return self.openai_api_key_file.read_text(encoding="utf-8").strip()
+        return self.openai_api_key.get_secret_value()
 
 
 class PresenceSettings(_Section):
@@ -138,6 +164,7 @@ class Config(_Section):
     presence: PresenceSettings = PresenceSettings()
     dashboard: DashboardSettings = DashboardSettings()
     notifications: NotificationSettings = NotificationSettings()
+    llm: LlmSettings = LlmSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @property

@@ -11,7 +11,10 @@ async def test_health_and_ready(server: LiveServer) -> None:
         assert (await http.get("/api/health")).json() == {"status": "ok"}
         ready = await http.get("/api/ready")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "broker": "ok"}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "broker": "ok", "extraction": "ok"},
+    }
 
 
 async def test_metrics_count_connections_messages_and_closes(server: LiveServer) -> None:

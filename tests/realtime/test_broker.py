@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -151,3 +152,27 @@ async def test_conflation_key_travels_with_the_event(broker: tuple[Broker, Recei
     await b.to_all(State(n=1))
     await received.wait_for(1)
     assert received.frames[0][3] == "state:x"
+
+
+async def test_history_age_is_judged_by_redis_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An instance whose clock runs an hour ahead still replays fresh history: the Redis
+    history's age is measured with Redis's clock, not each instance's."""
+    if not await redis_available():
+        skip_or_fail(f"Redis is not reachable at {REDIS_URL}")
+    prefix = f"pdtest:{uuid.uuid4().hex}"
+    b = RedisBroker(REDIS_URL, prefix, history_size=5, history_ttl=60)
+    try:
+        start = await b.position("topic:t:clock")
+        await b.to_topic("t:clock", Beep(n=1))
+        await b.to_topic("t:clock", Beep(n=2))
+        real = time.time
+        monkeypatch.setattr(time, "time", lambda: real() + 3600)
+        replay = await b.replay("topic:t:clock", start)
+        monkeypatch.undo()
+        assert not replay.resync
+        assert [orjson.loads(f)["payload"]["n"] for f in replay.frames] == [1, 2]
+    finally:
+        client = aioredis.from_url(REDIS_URL)
+        await client.delete(*[k async for k in client.scan_iter(match=f"{prefix}:*")])
+        await client.aclose()
+        await b.close()

@@ -122,6 +122,25 @@ def test_conflation_keeps_the_newest_state_and_announces_skips() -> None:
     ]
 
 
+def test_conflation_keeps_the_newest_state_of_each_stream() -> None:
+    """The same state sent on two streams (a user's and a document's) is conflated per
+    stream: neither stream's newest copy replaces the other's."""
+    conn, socket, _ = _conn(max_queue=8)
+    conn.on_pause()
+    conn.enqueue_state(_frame(1), "doc:a", "user:1", 7)
+    conn.enqueue_state(_frame(2), "doc:a", "topic:document:a", 3)
+    conn.enqueue_state(_frame(3), "doc:a", "user:1", 8)
+    conn.enqueue_state(_frame(4), "doc:a", "topic:document:a", 4)
+    conn.on_resume()
+    conn.flush()
+    assert _messages(socket.written[0]) == [
+        {"type": "skipped", "payload": {"stream": "user:1", "seqs": [7]}},
+        {"type": "skipped", "payload": {"stream": "topic:document:a", "seqs": [3]}},
+        {"n": 3},
+        {"n": 4},
+    ]
+
+
 def test_conflation_bounds_a_stalled_queue_by_keys() -> None:
     """Thousands of state events for a few keys never fill the queue."""
     conn, socket, _ = _conn(max_queue=8)

@@ -303,6 +303,14 @@ class Tab:
                 self._changed.clear()
                 await self._changed.wait()
 
+    async def closed_with(self, code: int, reason: str, timeout: float = 5000 * MS) -> None:
+        """Wait until the server closed this socket; assert its close code and reason."""
+        try:
+            await asyncio.wait_for(self.closed.wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"{self.name} still open after {timeout} s") from None
+        assert (self.ws.close_code, self.ws.close_reason) == (code, reason), self.name
+
     async def quiet(self, period: float = 300 * MS, timeout: float = 5000 * MS) -> None:
         """Wait until no frame has arrived for ``period`` (so late duplicates would show)."""
         async with asyncio.timeout(timeout):

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from tests import sample_files
 from tests.conftest import skip_or_fail
 from tests.scaleout.cluster import Cluster, Frame, Instance, PrivateRedis, Tabs
 from tests.support import MS
@@ -76,7 +77,7 @@ async def test_instances_survive_a_redis_outage_and_tell_clients_to_resync(
         assert ready.status_code == 503, cluster.logs()
         assert ready.json() == {
             "status": "unavailable",
-            "checks": {"database": "ok", "broker": "unreachable"},
+            "checks": {"database": "ok", "broker": "unreachable", "extraction": "ok"},
         }
     async with a.client(admin) as http:
         refused = await http.post("/api/admin/broadcast", json={"message": "lost"})
@@ -112,3 +113,32 @@ async def test_instances_survive_a_redis_outage_and_tell_clients_to_resync(
     for tab in (on_a, on_b):
         frame = await tab.wait_for(lambda f: f["type"] == "notification")
         assert (frame["stream"], frame["seq"], frame["payload"]["message"]) == ("all", 1, "back again")
+
+
+async def test_uploads_and_deletes_during_a_redis_outage_answer_the_truth(
+    cluster: Cluster, private_redis: PrivateRedis
+) -> None:
+    """Without Redis an upload is stored, answered 201 and processed; a delete is done and answered
+    204. The live events are lost (clients resync when Redis is back). (Before: both answered 503
+    after succeeding, and the upload was never handed to the processor.)"""
+    (node,) = await cluster.start(1)
+    await cluster.create_user("erin")
+    cookie = await cluster.login(node, "erin")
+    await private_redis.stop()
+    try:
+        async with node.client(cookie) as http:
+            response = await http.post(
+                "/api/documents", files=[("files", ("outage.pdf", sample_files.pdf(["Written offline."])))]
+            )
+            assert response.status_code == 201, (response.text, cluster.logs())
+            doc_id = response.json()["documents"][0]["id"]
+            deadline = time.monotonic() + 30_000 * MS
+            while (await http.get(f"/api/documents/{doc_id}")).json()["status"] != "completed":
+                assert time.monotonic() < deadline, cluster.logs()
+                await asyncio.sleep(0.1)
+            deleted = await http.delete(f"/api/documents/{doc_id}")
+            assert deleted.status_code == 204, (deleted.text, cluster.logs())
+            assert (await http.get(f"/api/documents/{doc_id}")).status_code == 404
+            assert (await http.get("/api/documents")).json()["documents"] == []
+    finally:
+        await private_redis.start()

@@ -66,7 +66,7 @@ export function codeOf(body: unknown): string | null {
   return typeof code === "string" ? code : null;
 }
 
-async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+export async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const response = await fetch(path, {
     method,
     credentials: "same-origin",

@@ -5,97 +5,46 @@
  * The socket is created through an injectable constructor so tests drive a fake one.
  */
 
-import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff";
+import { DEFAULT_BACKOFF } from "./backoff";
 import { BrowserCloseCode, closePolicy } from "./closePolicy";
+import type { ConnectionEvents, ConnectionOptions } from "./connectionTypes";
 import { Emitter } from "./emitter";
 import { browserEnvironment, type ConnectionEnvironment, watchBrowser } from "./environment";
 import { isEventFrame, parseFrame, streamPositionIn } from "./frames";
 import { Heartbeat } from "./heartbeat";
-import type { ClientFrame, HelloPayload, ServerFrame, StreamPosition } from "./protocol.gen";
+import type { ClientFrame, HelloPayload, StreamPosition } from "./protocol.gen";
 import { isReplyFrame, PendingRequests, type ReplyFrame, type ReplyPayload, RequestError } from "./requests";
 import { type ResyncHandler, ResyncHandlers } from "./resync";
-import { type ConnectionState, InvalidTransitionError, type StateChange, TRANSITIONS } from "./state";
+import { RetrySchedule } from "./retry";
+import { SocketSlot } from "./socketSlot";
+import { type ConnectionState, isStopped, StateMachine, type TransitionDetail } from "./state";
 import { isStreamEvent, type StreamActions, StreamTracker } from "./streams";
-
-/** The part of the browser's WebSocket the connection uses. */
-export interface WebSocketLike {
-  onopen: ((event: Event) => void) | null;
-  onmessage: ((event: MessageEvent) => void) | null;
-  onclose: ((event: CloseEvent) => void) | null;
-  onerror: ((event: Event) => void) | null;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-}
-
-/** A WebSocket constructor (the browser's, or a fake in tests). */
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
-
-/** Options of {@link Connection}. */
-export interface ConnectionOptions {
-  /** The socket URL, or a function computing it at each attempt. */
-  url: string | (() => string);
-  WebSocket?: WebSocketConstructor;
-  backoff?: BackoffOptions;
-  /** Default timeout of {@link Connection.request}, ms. */
-  requestTimeoutMs?: number;
-  environment?: ConnectionEnvironment;
-}
-
-/** Why the socket closed, as emitted under `close`. */
-export interface CloseInfo {
-  code: number;
-  reason: string;
-  /** Whether this socket had opened (a refused upgrade closes with 1006 before opening). */
-  wasOpen: boolean;
-}
-
-/** A failed topic subscription, as emitted under `subscription_error`. */
-export interface SubscriptionError {
-  topic: string;
-  error: RequestError;
-}
-
-/** The connection's events. */
-export interface ConnectionEvents {
-  /** Every state change. */
-  state: StateChange;
-  /** Every server frame the application should see, in order: `hello`, events (deduplicated and
-   * ordered per stream), `resync_required`, `error` frames without an id. Not request replies. */
-  message: ServerFrame;
-  /** The socket closed (before the state changes because of it). */
-  close: CloseInfo;
-  subscription_error: SubscriptionError;
-}
+import { TopicCounter } from "./topics";
 
 const DEFAULT_HEARTBEAT_SECONDS = 25;
 
 /** A resilient, authenticated WebSocket to the server: one per tab. */
 export class Connection {
   private readonly emitter = new Emitter<ConnectionEvents>();
-  private readonly options: Required<Omit<ConnectionOptions, "environment">>;
+  private readonly url: string | (() => string);
+  private readonly requestTimeoutMs: number;
   private readonly env: ConnectionEnvironment;
   private readonly requests = new PendingRequests();
   private readonly streams = new StreamTracker();
-  private readonly topics = new Map<string, number>();
+  private readonly topics = new TopicCounter();
   private readonly resyncHandlers = new ResyncHandlers();
   private readonly heartbeat: Heartbeat;
-  private socket: WebSocketLike | null = null;
-  private socketOpened = false;
-  private currentState: ConnectionState = "idle";
-  private currentRetryAt: number | null = null;
-  private retryTimer: ReturnType<typeof setTimeout> | null = null;
-  private retryFloorMs = 0;
-  private attempt = 0;
+  private readonly socket: SocketSlot;
+  private readonly retry: RetrySchedule;
+  private readonly machine = new StateMachine();
   private unwatch: (() => void) | null = null;
   private helloPayload: HelloPayload | null = null;
 
   constructor(options: ConnectionOptions) {
-    this.options = {
-      url: options.url,
-      WebSocket: options.WebSocket ?? WebSocket,
-      backoff: options.backoff ?? DEFAULT_BACKOFF,
-      requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
-    };
+    this.url = options.url;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.socket = new SocketSlot(options.WebSocket ?? WebSocket);
+    this.retry = new RetrySchedule(options.backoff ?? DEFAULT_BACKOFF);
     this.env = options.environment ?? browserEnvironment();
     this.heartbeat = new Heartbeat(
       () => this.sendPing(),
@@ -105,12 +54,12 @@ export class Connection {
 
   /** The current state. */
   get state(): ConnectionState {
-    return this.currentState;
+    return this.machine.state;
   }
 
   /** When the next attempt starts (ms since the epoch), while `reconnecting`; else null. */
   get retryAt(): number | null {
-    return this.currentRetryAt;
+    return this.machine.retryAt;
   }
 
   /** The payload of the last `hello` (connection id, user, streams). */
@@ -131,8 +80,7 @@ export class Connection {
       offline: this.handleOffline,
       visible: this.handleVisible,
     });
-    this.attempt = 0;
-    this.retryFloorMs = 0;
+    this.retry.reset();
     if (!this.env.isOnline()) {
       this.setState("offline", { reason: "browser offline" });
       return;
@@ -147,9 +95,9 @@ export class Connection {
   disconnect(): void {
     this.unwatch?.();
     this.unwatch = null;
-    this.clearRetry();
+    this.retry.clear();
     this.heartbeat.stop();
-    this.dropSocket(BrowserCloseCode.Normal, "client disconnect");
+    this.socket.drop(BrowserCloseCode.Normal, "client disconnect");
     this.requests.failAll("closed", "connection closed");
     this.streams.clear();
     this.helloPayload = null;
@@ -164,13 +112,10 @@ export class Connection {
    *   false if the connection is stopped and the frame was dropped.
    */
   send(frame: ClientFrame): boolean {
-    if (this.currentState === "open" && this.socket) {
-      this.socket.send(JSON.stringify(frame));
-      return true;
-    }
+    if (this.machine.state === "open" && this.socket.send(JSON.stringify(frame))) return true;
     if (this.isStopped()) return false;
     // Through the request table so it is flushed in order with the other queued requests.
-    this.requests.add(frame, this.options.requestTimeoutMs, { resolve: () => {}, reject: () => {} });
+    this.requests.add(frame, this.requestTimeoutMs, { resolve: () => {}, reject: () => {} });
     return true;
   }
 
@@ -183,7 +128,7 @@ export class Connection {
    *   RequestError: `error` frame (its code), `timeout`, `disconnected` (socket lost after
    *   sending) or `closed` (connection stopped).
    */
-  request<F extends ClientFrame>(frame: F, timeoutMs = this.options.requestTimeoutMs): Promise<ReplyPayload<F>> {
+  request<F extends ClientFrame>(frame: F, timeoutMs = this.requestTimeoutMs): Promise<ReplyPayload<F>> {
     return new Promise((resolve, reject) => {
       this.requestWith(frame, timeoutMs, {
         resolve: (reply) => resolve(reply.payload as ReplyPayload<F>),
@@ -203,21 +148,13 @@ export class Connection {
    * Counted: the topic is left when the last subscriber leaves.
    */
   subscribe(topic: string): () => void {
-    const count = this.topics.get(topic) ?? 0;
-    this.topics.set(topic, count + 1);
-    if (count === 0 && this.currentState === "open") this.sendSubscribe(topic);
+    if (this.topics.join(topic) && this.machine.state === "open") this.sendSubscribe(topic);
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      const left = (this.topics.get(topic) ?? 1) - 1;
-      if (left > 0) {
-        this.topics.set(topic, left);
-        return;
-      }
-      this.topics.delete(topic);
-      if (this.currentState === "open") {
-        this.requestWith({ type: "unsubscribe", payload: { topic } }, this.options.requestTimeoutMs, {
+      if (this.topics.leave(topic) && this.machine.state === "open") {
+        this.requestWith({ type: "unsubscribe", payload: { topic } }, this.requestTimeoutMs, {
           resolve: () => {},
           reject: () => {},
         });
@@ -227,7 +164,7 @@ export class Connection {
 
   /** The topics currently joined (or to be joined on open). */
   get subscribedTopics(): string[] {
-    return [...this.topics.keys()];
+    return this.topics.names;
   }
 
   /**
@@ -240,66 +177,37 @@ export class Connection {
 
   // --- state ------------------------------------------------------------------------
 
-  private setState(
-    newState: ConnectionState,
-    detail: { reason: string; retryAt?: number | null; closeCode?: number | null },
-  ): void {
-    const oldState = this.currentState;
-    if (!TRANSITIONS[oldState].includes(newState)) throw new InvalidTransitionError(oldState, newState);
-    this.currentState = newState;
-    this.currentRetryAt = detail.retryAt ?? null;
-    this.emitter.emit("state", {
-      newState,
-      oldState,
-      retryAt: this.currentRetryAt,
-      closeCode: detail.closeCode ?? null,
-      reason: detail.reason,
-    });
+  private setState(newState: ConnectionState, detail: TransitionDetail): void {
+    this.emitter.emit("state", this.machine.move(newState, detail));
   }
 
   private isStopped(): boolean {
-    return (
-      this.currentState === "idle" || this.currentState === "closed_auth" || this.currentState === "closed_forbidden"
-    );
+    return isStopped(this.machine.state);
   }
 
   // --- socket -----------------------------------------------------------------------
 
-  private socketUrl(): string {
-    return typeof this.options.url === "function" ? this.options.url() : this.options.url;
-  }
-
   private openSocket(): void {
-    this.clearRetry();
-    this.setState("connecting", { reason: this.attempt === 0 ? "connecting" : `attempt ${this.attempt + 1}` });
-    const socket = new this.options.WebSocket(this.socketUrl());
-    this.socket = socket;
-    this.socketOpened = false;
-    socket.onopen = () => {
-      if (this.socket === socket) this.handleOpen();
-    };
-    socket.onmessage = (event) => {
-      if (this.socket === socket) this.handleData(event.data);
-    };
-    socket.onclose = (event) => {
-      if (this.socket === socket) this.handleClose(event.code, event.reason);
-    };
-    socket.onerror = () => {
-      // Always followed by a close event, which carries what there is to know.
-    };
+    this.retry.clear();
+    const attempt = this.retry.attempts;
+    this.setState("connecting", { reason: attempt === 0 ? "connecting" : `attempt ${attempt + 1}` });
+    this.socket.open(typeof this.url === "function" ? this.url() : this.url, {
+      open: () => this.handleOpen(),
+      data: (data) => this.handleData(data),
+      close: (code, reason) => this.handleClose(code, reason),
+    });
   }
 
   private handleOpen(): void {
-    this.socketOpened = true;
     this.setState("open", { reason: "open" });
     this.heartbeat.start(DEFAULT_HEARTBEAT_SECONDS);
-    for (const topic of this.topics.keys()) this.sendSubscribe(topic);
+    for (const topic of this.topics.names) this.sendSubscribe(topic);
     for (const frame of this.requests.unsent()) this.write(frame);
   }
 
   private handleClose(code: number, reason: string): void {
-    const wasOpen = this.socketOpened;
-    this.detachSocket();
+    const wasOpen = this.socket.wasOpened;
+    this.socket.detach();
     this.heartbeat.stop();
     this.streams.onDisconnect();
     this.requests.failSent("disconnected", `connection lost (${code})`);
@@ -316,34 +224,12 @@ export class Connection {
 
   /** Give up on a socket that no longer answers, without waiting for the browser's close. */
   private abandonSocket(reason: string): void {
-    this.dropSocket(4000, reason);
+    this.socket.drop(4000, reason);
     this.handleClose(BrowserCloseCode.Abnormal, reason);
   }
 
-  private dropSocket(code: number, reason: string): void {
-    const socket = this.socket;
-    if (!socket) return;
-    this.detachSocket();
-    try {
-      socket.close(code, reason);
-    } catch {
-      // Already closing.
-    }
-  }
-
-  private detachSocket(): void {
-    const socket = this.socket;
-    if (!socket) return;
-    socket.onopen = null;
-    socket.onmessage = null;
-    socket.onclose = null;
-    socket.onerror = null;
-    this.socket = null;
-    this.socketOpened = false;
-  }
-
   private write(frame: ClientFrame & { id: string }): void {
-    if (!this.socket) return;
+    if (!this.socket.present) return;
     this.requests.markSent(frame.id);
     this.socket.send(JSON.stringify(frame));
   }
@@ -358,54 +244,44 @@ export class Connection {
       return;
     }
     const withId = this.requests.add(frame, timeoutMs, handlers);
-    if (this.currentState === "open") this.write(withId);
+    if (this.machine.state === "open") this.write(withId);
   }
 
   // --- reconnecting -----------------------------------------------------------------
 
   private scheduleReconnect(floorMs: number, closeCode: number | null, reason: string): void {
-    this.retryFloorMs = floorMs;
     if (!this.env.isOnline()) {
+      this.retry.hold(floorMs);
       this.setState("offline", { reason: "browser offline", closeCode });
       return;
     }
-    const delay = backoffDelay(this.attempt, { ...this.options.backoff, floorMs });
-    this.attempt += 1;
+    const delay = this.retry.schedule(floorMs, () => this.openSocket());
     this.setState("reconnecting", { reason, retryAt: Date.now() + delay, closeCode });
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      this.openSocket();
-    }, delay);
-  }
-
-  private clearRetry(): void {
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
   }
 
   private readonly handleOnline = (): void => {
-    if (this.currentState === "offline" || (this.currentState === "reconnecting" && this.retryFloorMs === 0)) {
-      this.attempt = 0;
+    if (this.machine.state === "offline" || (this.machine.state === "reconnecting" && this.retry.floorMs === 0)) {
+      this.retry.reset();
       this.openSocket();
     }
   };
 
   private readonly handleOffline = (): void => {
-    if (this.currentState === "reconnecting") {
-      this.clearRetry();
+    if (this.machine.state === "reconnecting") {
+      this.retry.clear();
       this.setState("offline", { reason: "browser offline" });
     }
   };
 
   private readonly handleVisible = (): void => {
     // After a rate-limit close the longer wait is kept even when the tab comes back.
-    if (this.currentState === "reconnecting" && this.retryFloorMs === 0) this.openSocket();
+    if (this.machine.state === "reconnecting" && this.retry.floorMs === 0) this.openSocket();
   };
 
   // --- heartbeat --------------------------------------------------------------------
 
   private sendPing(): void {
-    if (!this.socket || this.currentState !== "open") return;
+    if (!this.socket.present || this.machine.state !== "open") return;
     // Any frame (the pong or anything else) counts as an answer, so the reply itself is not needed.
     this.requestWith({ type: "ping" }, 2 * 5_000, { resolve: () => {}, reject: () => {} });
   }
@@ -422,7 +298,7 @@ export class Connection {
     }
     switch (frame.type) {
       case "hello":
-        this.attempt = 0;
+        this.retry.reset();
         this.helloPayload = frame.payload;
         this.heartbeat.start(frame.payload.heartbeatInterval || DEFAULT_HEARTBEAT_SECONDS);
         this.emitter.emit("message", frame);
@@ -453,7 +329,7 @@ export class Connection {
 
   private sendResume(positions: Record<string, StreamPosition>): void {
     const names = Object.keys(positions);
-    this.requestWith({ type: "resume", payload: { streams: positions } }, this.options.requestTimeoutMs, {
+    this.requestWith({ type: "resume", payload: { streams: positions } }, this.requestTimeoutMs, {
       resolve: () => this.apply(this.streams.onResumeDone(names)),
       reject: (error) => {
         // A lost socket drops the buffers itself; the next hello decides again.
@@ -465,7 +341,7 @@ export class Connection {
   }
 
   private sendSubscribe(topic: string): void {
-    this.requestWith({ type: "subscribe", payload: { topic } }, this.options.requestTimeoutMs, {
+    this.requestWith({ type: "subscribe", payload: { topic } }, this.requestTimeoutMs, {
       resolve: (reply) => {
         const position = streamPositionIn(reply.payload);
         if (position) this.apply(this.streams.onPosition(position.stream, position));

@@ -157,6 +157,21 @@ export type ConnectionsChangedEvent = {
   seq?: number;
 };
 
+export type ConversationUpdatePayload = {
+  conversationId: string;
+  title: string;
+  updatedAt: string;
+  streaming?: boolean;
+  deleted?: boolean;
+};
+
+export type ConversationUpdateEvent = {
+  type: "conversation_update";
+  payload: ConversationUpdatePayload;
+  stream?: string;
+  seq?: number;
+};
+
 export type RecentError = {
   /** Unix time in milliseconds. */ at: number;
   /** The logger that reported it. */ source: string;
@@ -202,6 +217,54 @@ export type DocumentStatusUpdatePayload = {
 export type DocumentStatusUpdateEvent = {
   type: "document_status_update";
   payload: DocumentStatusUpdatePayload;
+  stream?: string;
+  seq?: number;
+};
+
+export type MessageChunkPayload = {
+  conversationId: string;
+  messageId: string;
+  offset: number;
+  delta: string;
+};
+
+export type MessageChunkEvent = {
+  type: "message_chunk";
+  payload: MessageChunkPayload;
+  stream?: string;
+  seq?: number;
+};
+
+export type Source = {
+  n: number;
+  documentId: string;
+  filename: string;
+  chunkIndex: number;
+  page: number | null;
+  section: string | null;
+  start: number;
+  end: number;
+  quote: string;
+};
+
+export type Usage = {
+  promptTokens?: number | null;
+  completionTokens?: number | null;
+};
+
+export type MessageEndPayload = {
+  conversationId: string;
+  messageId: string;
+  status: "complete" | "cancelled" | "failed" | "interrupted";
+  length: number;
+  error?: string | null;
+  citations: Array<Source>;
+  usage: Usage;
+};
+
+export type MessageEndEvent = {
+  type: "message_end";
+  payload: MessageEndPayload;
   stream?: string;
   seq?: number;
 };
@@ -268,6 +331,22 @@ export type PresenceStateEvent = {
   seq?: number;
 };
 
+export type RagProgressPayload = {
+  conversationId: string;
+  messageId: string;
+  stage: "retrieving" | "ranking" | "generating" | "done" | "failed" | "cancelled";
+  elapsedMs: number;
+  message: string;
+  sources?: Array<Source> | null;
+};
+
+export type RagProgressEvent = {
+  type: "rag_progress";
+  payload: RagProgressPayload;
+  stream?: string;
+  seq?: number;
+};
+
 /** Frames the client sends. */
 export type ClientFrame = PingFrame | SubscribeFrame | UnsubscribeFrame | ResumeFrame | RpcFrame;
 
@@ -275,9 +354,9 @@ export type ClientFrame = PingFrame | SubscribeFrame | UnsubscribeFrame | Resume
 export type ControlFrame = HelloFrame | AckFrame | RpcResultFrame | PongFrame | ErrorFrame | ResyncRequiredFrame | SkippedFrame;
 
 /** Events; those on a stream carry stream and seq. */
-export type EventFrame = ConnectionsChangedEvent | DashboardUpdateEvent | DocumentDeletedEvent | DocumentStatusUpdateEvent | NotificationEvent | NotificationsReadEvent | PresenceDiffEvent | PresenceStateEvent;
+export type EventFrame = ConnectionsChangedEvent | ConversationUpdateEvent | DashboardUpdateEvent | DocumentDeletedEvent | DocumentStatusUpdateEvent | MessageChunkEvent | MessageEndEvent | NotificationEvent | NotificationsReadEvent | PresenceDiffEvent | PresenceStateEvent | RagProgressEvent;
 
 /** Every frame the server sends. */
 export type ServerFrame = ControlFrame | EventFrame;
 
-export const EVENT_TYPES = ["connections_changed", "dashboard_update", "document_deleted", "document_status_update", "notification", "notifications_read", "presence_diff", "presence_state"] as const;
+export const EVENT_TYPES = ["connections_changed", "conversation_update", "dashboard_update", "document_deleted", "document_status_update", "message_chunk", "message_end", "notification", "notifications_read", "presence_diff", "presence_state", "rag_progress"] as const;

@@ -190,6 +190,28 @@ describe("StreamTracker.onSkipped", () => {
     expect(t.position("user:7")).toEqual({ epoch: "e1", seq: 8 });
   });
 
+  it("forgets skipped seqs when a hello brings a new epoch", () => {
+    const t = new StreamTracker();
+    t.onHello({ "user:7": { epoch: "e1", seq: 3 } });
+    t.onSkipped({ stream: "user:7", seqs: [5] });
+    t.onDisconnect(); // seq 4 never came
+    expect(t.onHello({ "user:7": { epoch: "e2", seq: 4 } }).resync).toEqual(["user:7"]);
+    const actions = t.onEvent(note("user:7", 5));
+    expect(seqs(actions.deliver)).toEqual([5]);
+    expect(t.position("user:7")).toEqual({ epoch: "e2", seq: 5 });
+  });
+
+  it("forgets skipped seqs and buffered events when a resync brings a new epoch", () => {
+    const t = new StreamTracker();
+    t.onHello({ "user:7": { epoch: "e1", seq: 3 } });
+    t.onSkipped({ stream: "user:7", seqs: [5] });
+    t.onEvent(note("user:7", 7)); // a gap: buffered while a resume is outstanding
+    const resync = t.onResyncRequired({ stream: "user:7", epoch: "e2", seq: 4, reason: "epoch changed" });
+    expect(resync.deliver).toEqual([]);
+    expect(seqs(t.onEvent(note("user:7", 5)).deliver)).toEqual([5]);
+    expect(t.position("user:7")).toEqual({ epoch: "e2", seq: 5 });
+  });
+
   it("still sees a real gap beyond the skipped seqs", () => {
     const t = new StreamTracker();
     t.onHello({ "user:7": { epoch: "e1", seq: 3 } });

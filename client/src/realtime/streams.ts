@@ -147,6 +147,11 @@ export class StreamTracker {
       state = { epoch: payload.epoch, seq: payload.seq, buffer: null, skipped: null };
       this.streams.set(payload.stream, state);
     }
+    if (state.epoch !== payload.epoch) {
+      // A new epoch numbers its seqs afresh: what was buffered or skipped belongs to the old one.
+      state.buffer = null;
+      state.skipped = null;
+    }
     state.epoch = payload.epoch;
     state.seq = payload.seq;
     if (state.buffer) this.drain(payload.stream, state, actions);
@@ -188,7 +193,9 @@ export class StreamTracker {
     if (state.epoch !== position.epoch) {
       state.epoch = position.epoch;
       state.seq = position.seq;
+      // Buffered events and skipped seqs were numbered in the old epoch.
       state.buffer = null;
+      state.skipped = null;
       actions.resync.push(stream);
       return;
     }

@@ -1,8 +1,8 @@
 /** A scripted stand-in for the browser's WebSocket, and a controllable browser environment. */
 
-import type { WebSocketLike } from "../realtime/connection";
 import type { ConnectionEnvironment } from "../realtime/environment";
 import type { ClientFrame } from "../realtime/protocol.gen";
+import type { WebSocketLike } from "../realtime/socketSlot";
 
 /** A WebSocket whose "server side" the test drives: open, receive, close. */
 export class FakeWebSocket implements WebSocketLike {

@@ -14,6 +14,7 @@ from productdemo.realtime.broker import Broker
 from productdemo.realtime.endpoint import COOKIE_NAME
 from productdemo.realtime.hub import Hub
 from productdemo.realtime.publisher import Publisher
+from productdemo.services.chat.service import ChatService
 from productdemo.services.documents.search import DocumentSearch
 from productdemo.services.documents.service import DocumentService
 from productdemo.services.notifications.service import NotificationService
@@ -37,6 +38,7 @@ class Services:
     hub: Hub
     documents: DocumentService
     search: DocumentSearch
+    chat: ChatService
 
 
 def get_services(request: Request) -> Services:

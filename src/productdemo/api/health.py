@@ -21,7 +21,7 @@ async def health() -> dict[str, str]:
 
 @router.get("/api/ready")
 async def ready(services: ServicesDep) -> JSONResponse:
-    """Readiness: the database and the broker are reachable (503 otherwise)."""
+    """Readiness: the database and the broker are reachable, extraction works (503 otherwise)."""
     checks: dict[str, str] = {}
     try:
         async with services.db() as db:
@@ -31,6 +31,8 @@ async def ready(services: ServicesDep) -> JSONResponse:
         checks["database"] = f"unreachable ({type(exc).__name__})"
     reachable = services.broker.healthy and await services.broker.ping()
     checks["broker"] = "ok" if reachable else "unreachable"
+    extraction = services.documents.processor.extraction
+    checks["extraction"] = "ok" if extraction.healthy else f"broken ({extraction.broken})"
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503

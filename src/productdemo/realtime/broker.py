@@ -49,11 +49,15 @@ class Broker(Publisher, HistoryStore, Protocol):
         ...
 
     async def subscribe(self, stream: str) -> None:
-        """Start receiving ``stream`` on this instance (first local socket needs it)."""
+        """One more local socket needs ``stream``; returns once this instance receives it.
+
+        Called once per socket that joins; the broker receives a stream while more
+        sockets joined it than left it.
+        """
         ...
 
     async def unsubscribe(self, stream: str) -> None:
-        """Stop receiving ``stream`` on this instance (last local socket left it)."""
+        """One local socket left ``stream`` (called once per socket that leaves)."""
         ...
 
     async def start(self) -> None: ...

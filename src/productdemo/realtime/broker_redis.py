@@ -6,30 +6,26 @@ history (``XADD`` with ``MAXLEN``; entry id ``<seq>-0``, so ``XRANGE`` by seq is
 query), and ``PUBLISH`` it on the stream's channel. ``seq`` is therefore gap-free per
 stream across instances, and the payload is encoded once per publish.
 
-Each instance subscribes only to the channels its local sockets need (the hub calls
-:meth:`subscribe` for the first local socket of a stream and :meth:`unsubscribe` for the
-last). If Redis goes away, publishing raises :class:`BrokerUnavailable`, the listener
-logs once, reconnects with backoff, resubscribes, and reports every subscribed stream to
-the hub as possibly gapped, so their clients are told ``resync_required``.
+Each instance subscribes only to the channels its local sockets need, through
+:class:`RedisSubscriber` (``redis_subscriber.py``): it counts sockets per stream, confirms
+each subscription before a position is read, and after a Redis outage resubscribes and
+reports the streams that may have gaps, so their clients are told ``resync_required``.
+Publishing during an outage raises :class:`BrokerUnavailable`. The entry time of history
+is Redis's ``TIME``, the one clock every instance shares. See docs/guarantees.md.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import random
-import time
-
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from productdemo.errors import DomainError
 from productdemo.realtime.broker import Deliver, OnGap
 from productdemo.realtime.events import Event
 from productdemo.realtime.history import Position, Replay, new_epoch
 from productdemo.realtime.publisher import ALL_STREAM, topic_stream, user_stream
+from productdemo.realtime.redis_subscriber import BrokerUnavailable, RedisSubscriber
 
-logger = logging.getLogger(__name__)
+__all__ = ["BrokerUnavailable", "RedisBroker"]
 
 _PUBLISH = """
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
@@ -40,12 +36,14 @@ end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local frame = '{"type":"' .. ARGV[1] .. '","payload":' .. ARGV[2] .. ',"stream":"' .. ARGV[3]
   .. '","seq":' .. seq .. '}'
+local now = redis.call('TIME')
+local ms = now[1] .. string.format('%03d', math.floor(tonumber(now[2]) / 1000))
 local maxlen = tonumber(ARGV[4])
 if maxlen > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', maxlen, seq .. '-0', 't', ARGV[7], 'f', frame)
+  redis.call('XADD', KEYS[2], 'MAXLEN', maxlen, seq .. '-0', 't', ms, 'f', frame)
   redis.call('PEXPIRE', KEYS[2], ARGV[5])
 end
-redis.call('PUBLISH', KEYS[3], seq .. '\\31' .. ARGV[8] .. '\\31' .. ARGV[7] .. '\\31' .. frame)
+redis.call('PUBLISH', KEYS[3], seq .. '\\31' .. ARGV[7] .. '\\31' .. ms .. '\\31' .. frame)
 return seq
 """
 
@@ -57,15 +55,6 @@ if not epoch then
 end
 return {epoch, redis.call('HGET', KEYS[1], 'seq') or '0'}
 """
-
-SEPARATOR = b"\x1f"
-
-
-class BrokerUnavailable(DomainError):
-    """The broker cannot be reached; the event was not published."""
-
-    code = "unavailable"
-    status = 503
 
 
 class RedisBroker:
@@ -80,14 +69,7 @@ class RedisBroker:
         self._ttl_ms = int(history_ttl * 1000) or 1
         self._publish = self._redis.register_script(_PUBLISH)
         self._position = self._redis.register_script(_POSITION)
-        self._deliver: Deliver | None = None
-        self._on_gap: OnGap | None = None
-        self._channels: set[bytes] = set()
-        self._pubsub: aioredis.client.PubSub | None = None
-        self._listener: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()
-        self.healthy = True
-        self.lag = 0.0
+        self.subscriber = RedisSubscriber(self._redis, prefix)
 
     # --- keys -------------------------------------------------------------------------
 
@@ -98,24 +80,18 @@ class RedisBroker:
         return f"{self._prefix}:hist:{stream}"
 
     def _channel(self, stream: str) -> str:
-        return f"{self._prefix}:ch:{stream}"
+        return self.subscriber.channel(stream).decode()
 
     # --- lifecycle --------------------------------------------------------------------
 
     def attach(self, deliver: Deliver, on_gap: OnGap | None = None) -> None:
-        self._deliver = deliver
-        self._on_gap = on_gap
+        self.subscriber.attach(deliver, on_gap)
 
     async def start(self) -> None:
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        self._listener = asyncio.get_running_loop().create_task(self._listen(), name="redis-broker")
+        await self.subscriber.start()
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
-        if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        await self.subscriber.close()
         await self._redis.aclose()
 
     async def ping(self) -> bool:
@@ -127,88 +103,19 @@ class RedisBroker:
     # --- subscriptions ----------------------------------------------------------------
 
     async def subscribe(self, stream: str) -> None:
-        channel = self._channel(stream).encode()
-        async with self._lock:
-            if channel in self._channels:
-                return
-            self._channels.add(channel)
-            if self._pubsub is not None and self.healthy:
-                try:
-                    await self._pubsub.subscribe(channel)
-                except (RedisError, OSError):
-                    logger.warning("could not subscribe to %s; will retry on reconnect", stream)
+        """See :meth:`RedisSubscriber.subscribe`: returns once Redis confirmed the channel."""
+        await self.subscriber.subscribe(stream)
 
     async def unsubscribe(self, stream: str) -> None:
-        channel = self._channel(stream).encode()
-        async with self._lock:
-            if channel not in self._channels:
-                return
-            self._channels.discard(channel)
-            if self._pubsub is not None and self.healthy:
-                try:
-                    await self._pubsub.unsubscribe(channel)
-                except (RedisError, OSError):
-                    pass
+        await self.subscriber.unsubscribe(stream)
 
-    async def _listen(self) -> None:
-        assert self._pubsub is not None
-        prefix_len = len(self._prefix) + 4
-        while True:
-            try:
-                if not self._channels:
-                    await asyncio.sleep(0.05)
-                    continue
-                if not self._pubsub.subscribed:
-                    # Channels wanted but none held (a subscribe failed): take them again.
-                    async with self._lock:
-                        await self._pubsub.subscribe(*self._channels)
-                message = await self._pubsub.get_message(timeout=1.0)
-                if message is None or message["type"] != "message":
-                    continue
-                stream = message["channel"][prefix_len:].decode()
-                seq, key, published_ms, frame = message["data"].split(SEPARATOR, 3)
-                self.lag = max(0.0, time.time() - int(published_ms) / 1000)
-                if self._deliver is not None:
-                    self._deliver(stream, int(seq), frame, key.decode() or None)
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                if self.healthy:
-                    logger.error("Redis broker connection lost (%s); reconnecting", exc)
-                    self.healthy = False
-                await self._reconnect_with_backoff()
+    @property
+    def healthy(self) -> bool:
+        return self.subscriber.healthy
 
-    async def _reconnect_with_backoff(self) -> None:
-        delay = 0.1
-        while True:
-            await asyncio.sleep(delay + random.uniform(0, delay))
-            delay = min(delay * 2, 5.0)
-            if await self._reconnect():
-                return
-
-    async def _reconnect(self) -> bool:
-        """A fresh pub/sub connection holding every wanted channel; True once Redis answers."""
-        assert self._pubsub is not None
-        try:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
-            self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            async with self._lock:
-                channels = list(self._channels)
-                if channels:
-                    await self._pubsub.subscribe(*channels)
-            await self._redis.ping()
-        except (RedisError, OSError):
-            return False
-        self.healthy = True
-        logger.warning("Redis broker reconnected; %d streams may have gaps", len(channels))
-        if self._on_gap is not None:
-            prefix_len = len(self._prefix) + 4
-            try:
-                await self._on_gap([c[prefix_len:].decode() for c in channels])
-            except DomainError as exc:
-                # Redis went away again; the listener notices and the next reconnect reports again.
-                logger.warning("could not tell clients to resync: %s", exc)
-        return True
+    @property
+    def lag(self) -> float:
+        return self.subscriber.lag
 
     # --- publishing -------------------------------------------------------------------
 
@@ -229,7 +136,6 @@ class RedisBroker:
                     self._size,
                     self._ttl_ms,
                     new_epoch(),
-                    int(time.time() * 1000),
                     key,
                 ],
             )
@@ -262,11 +168,15 @@ class RedisBroker:
         if since.seq == current.seq:
             return Replay([], current)
         try:
-            raw = await self._redis.xrange(self._history(stream), min=f"{since.seq + 1}-0", max="+")
+            # History age is judged by Redis's clock, the one that stamped the entries.
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.time()
+            pipe.xrange(self._history(stream), min=f"{since.seq + 1}-0", max="+")
+            (seconds, micros), raw = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise BrokerUnavailable(f"the event broker is unavailable ({type(exc).__name__})") from None
         entries = _entries(raw)
-        cutoff = time.time() * 1000 - self._ttl_ms
+        cutoff = seconds * 1000 + micros // 1000 - self._ttl_ms
         if not entries or entries[0][0] != since.seq + 1 or entries[0][1] < cutoff:
             return Replay([], current, resync=True)
         return Replay([frame for seq, _, frame in entries if seq <= current.seq], current)

@@ -108,9 +108,9 @@ class Connection:
         self._state = State.OPEN
         self.pending: list[bytes] | None = None
         # Conflation bookkeeping, used only while the transport is paused: the queue index,
-        # stream and seq of the newest queued event per conflation key; how many queued
+        # stream and seq of the newest queued event per (stream, conflation key); how many queued
         # entries were superseded (left as b""); and the superseded seqs per stream.
-        self.keyed: dict[str, tuple[int, str, int]] | None = None
+        self.keyed: dict[tuple[str, str], tuple[int, str, int]] | None = None
         self.dead = 0
         self.skipped: dict[str, list[int]] | None = None
         self.paused = not transport.writable_now()
@@ -175,7 +175,10 @@ class Connection:
         self.pending = pending
         keyed = self.keyed if self.keyed is not None else {}
         self.keyed = keyed
-        old = keyed.get(key)
+        # Per stream: the same state sent on two streams (a user's and a topic's) is two
+        # copies, each the newest of its own stream, and neither may replace the other.
+        slot = (stream, key)
+        old = keyed.get(slot)
         if old is not None:
             index, old_stream, old_seq = old
             pending[index] = b""
@@ -187,7 +190,7 @@ class Connection:
         elif len(pending) - self.dead >= self.max_queue:
             self.close(CloseCode.TOO_SLOW, "send queue full", flush=False)
             return
-        keyed[key] = (len(pending), stream, seq)
+        keyed[slot] = (len(pending), stream, seq)
         pending.append(frame)
         if self.dead > COMPACT_AT and self.dead * 2 > len(pending):
             self._compact()

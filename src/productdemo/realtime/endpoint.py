@@ -92,11 +92,15 @@ class WebSocketEndpoint:
         transport.connection = conn
         code: int | None = None
         try:
-            await self.hub.register(conn)
-        except DomainError as exc:
-            logger.warning("%s could not be registered: %s", conn.id, exc)
-            conn.close(CloseCode.TRY_AGAIN_LATER, "service unavailable, try again later")
-        try:
+            # Inside the try: however registering fails, unregister undoes what it did.
+            try:
+                await self.hub.register(conn)
+            except DomainError as exc:
+                logger.warning("%s could not be registered: %s", conn.id, exc)
+                conn.close(CloseCode.TRY_AGAIN_LATER, "service unavailable, try again later")
+            except Exception:
+                logger.exception("%s could not be registered", conn.id)
+                conn.close(CloseCode.TRY_AGAIN_LATER, "internal error, try again later")
             while True:
                 message = await receive()
                 if message["type"] != "websocket.receive":

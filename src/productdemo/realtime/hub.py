@@ -1,9 +1,9 @@
 """The hub: this instance's sockets, fed by the broker.
 
-It subscribes the broker to a stream when the first local socket needs it and
-unsubscribes when the last one leaves; ``deliver`` builds the WebSocket frame once and
-queues the same bytes on every local socket of the stream; ``_flush`` writes each
-socket's queue once per event-loop tick.
+It tells the broker about every local socket that joins or leaves a stream (the broker
+counts them and receives a stream while its count is above zero); ``deliver`` builds the
+WebSocket frame once and queues the same bytes on every local socket of the stream;
+``_flush`` writes each socket's queue once per event-loop tick.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Iterable
 import orjson
 
 from productdemo.config import RealtimeSettings
+from productdemo.errors import DomainError
 from productdemo.realtime.broker import Broker
 from productdemo.realtime.connection import Connection, Principal, Transport
 from productdemo.realtime.history import Position
@@ -74,7 +75,14 @@ class Hub:
             conns = self.registry.by_stream.get(stream)
             if not conns:
                 continue
-            pos = await self.broker.position(stream)
+            try:
+                pos = await self.broker.position(stream)
+            except DomainError as exc:
+                # Without a position there is nothing to resync to: reconnecting makes the
+                # clients reconcile from a fresh hello instead. The other streams go on.
+                logger.warning("no position for %s after a broker gap (%s); closing its sockets", stream, exc)
+                _close_all(tuple(conns), CloseCode.TRY_AGAIN_LATER, "broker reconnected, reconnect")
+                continue
             frame = ResyncRequiredFrame(
                 payload=ResyncPayload(
                     stream=stream, epoch=pos.epoch, seq=pos.seq, reason="broker reconnected"
@@ -120,7 +128,11 @@ class Hub:
         )
 
     async def register(self, conn: Connection) -> None:
-        """Add an accepted socket: join its user's stream and ``all``, then send ``hello``."""
+        """Add an accepted socket: join its user's stream and ``all``, then send ``hello``.
+
+        The positions in ``hello`` are read only once the broker confirmed both streams,
+        so every event after them reaches this socket live (none falls in between).
+        """
         self.registry.add(conn)
         p = conn.principal
         streams = (user_stream(p.user_id), ALL_STREAM)
@@ -145,32 +157,49 @@ class Hub:
             await listener.connection_opened(p, conn.id)
 
     async def unregister(self, conn: Connection, code: int | None = None) -> None:
-        """Forget a socket that has gone; unsubscribe streams no local socket needs."""
+        """Forget a socket that has gone and tell the broker which streams it left."""
         conn.closed()
         self.metrics.closes[code or 1006] += 1
-        for stream in self.registry.remove(conn):
+        streams = list(conn.streams) if conn.id in self.registry.by_id else []
+        self.registry.remove(conn)
+        for stream in streams:
             await self.broker.unsubscribe(stream)
         logger.info("%s disconnected user=%s code=%s", conn.id, conn.principal.user_id, code)
         for listener in self._listeners:
             await listener.connection_closed(conn.principal, conn.id)
 
     async def _join(self, conn: Connection, stream: str) -> None:
-        if self.registry.join(conn, stream):
-            await self.broker.subscribe(stream)
+        # The broker counts sockets per stream: one subscribe per socket that joins, one
+        # unsubscribe per socket that leaves, so awaits in between cannot reorder a decision.
+        if stream in conn.streams:
+            return
+        self.registry.join(conn, stream)
+        await self.broker.subscribe(stream)
+
+    async def _leave(self, conn: Connection, stream: str) -> None:
+        if stream not in conn.streams:
+            return
+        self.registry.leave(conn, stream)
+        await self.broker.unsubscribe(stream)
 
     # --- subscriptions and resume -----------------------------------------------------
 
     async def subscribe(self, conn: Connection, topic: str) -> Position:
         """Join a topic's stream (authorization is the router's job); returns its position."""
         stream = topic_stream(topic)
+        joined = stream not in conn.streams
         conn.topics.add(topic)
-        await self._join(conn, stream)
-        return await self.broker.position(stream)
+        try:
+            await self._join(conn, stream)
+            return await self.broker.position(stream)
+        except DomainError:
+            if joined:  # undo only what this call did
+                await self.unsubscribe(conn, topic)
+            raise
 
     async def unsubscribe(self, conn: Connection, topic: str) -> None:
         conn.topics.discard(topic)
-        if self.registry.leave(conn, topic_stream(topic)):
-            await self.broker.unsubscribe(topic_stream(topic))
+        await self._leave(conn, topic_stream(topic))
 
     async def resume(self, conn: Connection, streams: dict[str, Position]) -> dict[str, object]:
         """Replay each stream after the client's position, or send ``resync_required``.

@@ -76,7 +76,8 @@ class Document(Base):
     kind: Mapped[str] = mapped_column(String(8))
     encoding: Mapped[str | None] = mapped_column(String(32), nullable=True)
     size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # The original: a blob is deleted only where no document references it (services/documents/files.py).
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256", name="fk_documents_blob"), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     stage: Mapped[str] = mapped_column(String(16))
     progress: Mapped[int] = mapped_column(Integer, default=0)
@@ -88,6 +89,8 @@ class Document(Base):
     # Which instance is processing it, and until when its claim holds (see processor.py).
     claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Claims so far; a document that stopped its worker or instance too often fails (leases.py).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Blob(Base):
@@ -153,3 +156,43 @@ class NotificationMark(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     read_up_to: Mapped[int] = mapped_column(BigInteger)
+
+
+class Conversation(Base):
+    """A user's chat: questions and answers drawn from that user's documents."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Message(Base):
+    """A question or an answer. An answer is written when it starts and when it ends, never per
+    token; while it streams, the instance that owns it (``claimed_by``) holds the text so far
+    and renews ``lease_until`` (see services/chat/answers.py)."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # JSON text: the citations [{n, documentId, filename, chunkIndex, page, section, start, end, quote}].
+    citations: Mapped[str] = mapped_column(Text, default="[]")
+    generator: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -184,23 +184,63 @@ async def test_end_user_ends_every_session_of_that_user(db: Db, store: SessionSt
     assert await store.lookup(others) is not None
 
 
-async def test_prune_reports_expired_sessions_once(db: Db, store: SessionStore, clock: Clock) -> None:
-    """prune() drops and returns the expired sessions, including ones a lookup found expired."""
+async def test_expire_reports_expired_sessions_once(db: Db, store: SessionStore, clock: Clock) -> None:
+    """expire() drops and returns the expired sessions, including ones a lookup found expired."""
     user = await _user(db)
     cookie, expired = await store.create(user)
     clock.advance(LIFETIME / 2)
     _, live = await store.create(user)
     clock.advance(LIFETIME / 2)
     assert await store.lookup(cookie) is None
-    assert store.prune() == [expired.session_hash]
-    assert store.prune() == []
+    assert await store.expire() == [expired.session_hash]
+    assert await store.expire() == []
     assert not store.is_expired(live.session_hash)
 
 
-async def test_prune_does_not_report_ended_sessions(db: Db, store: SessionStore, clock: Clock) -> None:
+async def test_expire_does_not_report_ended_sessions(db: Db, store: SessionStore, clock: Clock) -> None:
     """A session ended by logout is not reported as expired, even once its lifetime has passed."""
     user = await _user(db)
     _, record = await store.create(user)
     await store.end(record.session_hash, "logout")
     clock.advance(LIFETIME)
-    assert store.prune() == []
+    assert await store.expire() == []
+
+
+async def test_an_expiry_slid_on_another_instance_is_seen_before_refusing(
+    db: Db, store: SessionStore, clock: Clock
+) -> None:
+    """An instance whose cached expiry has passed reads the row before refusing the session or
+    reporting it expired: activity on another instance may have slid it."""
+    here = SessionStore(db, SECRET, LIFETIME, clock=clock)
+    user = await _user(db)
+    cookie, _ = await store.create(user)
+    cached = await here.lookup(cookie)
+    assert cached is not None
+    clock.advance(LIFETIME / 2)
+    assert await store.lookup(cookie) is not None
+    other = store._cache[cached.session_hash]
+    assert store.touch(other)  # the other instance's activity, saved to the row
+    await store.drain()
+    clock.advance(LIFETIME * 0.75)
+    assert await here.expire() == []
+    found = await here.lookup(cookie)
+    assert found is not None and found.expires_at == other.expires_at
+    clock.advance(LIFETIME)
+    assert await here.lookup(cookie) is None
+    assert await here.expire() == [cached.session_hash]
+
+
+async def test_a_saved_expiry_never_moves_back(db: Db, store: SessionStore, clock: Clock) -> None:
+    """An instance saving an older slid expiry does not undo a later one saved by another."""
+    behind = SessionStore(db, SECRET, LIFETIME, clock=clock)
+    user = await _user(db)
+    cookie, record = await store.create(user)
+    stale = await behind.lookup(cookie)
+    assert stale is not None
+    clock.advance(LIFETIME / 2)
+    assert store.touch(record)
+    await store.drain()
+    clock.advance(-LIFETIME / 4)  # the other instance acts on an earlier moment
+    assert behind.touch(stale)
+    await behind.drain()
+    assert await _stored_expiry(db, record.session_hash) == pytest.approx(record.expires_at, abs=0.01)

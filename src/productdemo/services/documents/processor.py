@@ -6,6 +6,7 @@ whose lease has run out (one ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP
 RETURNING`` on PostgreSQL; SQLite serializes writers), renews the lease while it works,
 and gives it up when done. A document whose instance died is claimed again once its lease
 expires; a restarted instance first releases the claims it held under its own name.
+Claims, guarded writes and attempts are ``leases.py`` (rules: docs/guarantees.md).
 Uploads on this instance wake a worker at once; others find new work every
 ``poll_interval`` seconds.
 
@@ -20,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
-from sqlalchemy import Update, delete, insert, text, update
+from sqlalchemy import Update, delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from productdemo.errors import DomainError
@@ -31,24 +33,15 @@ from productdemo.services.documents.chunking import chunk_parts
 from productdemo.services.documents.errors import DocumentError
 from productdemo.services.documents.events import DocumentStatusUpdate
 from productdemo.services.documents.files import FileStore
+from productdemo.services.documents.leases import Claim, LeaseLost, Leases, rows_changed
 from productdemo.services.documents.progress import ProgressReporter
 from productdemo.services.documents.sniff import DocumentKind
-from productdemo.services.documents.workers import ExtractionPool
+from productdemo.services.documents.workers import ExtractionPool, PoolUnavailable, WorkerCrashed
 from productdemo.storage.models import Chunk, Document
 
 logger = logging.getLogger(__name__)
 
 INDEX_BATCH = 200
-
-_CLAIM = """
-UPDATE documents SET claimed_by = :me, lease_until = :until
-WHERE id = (
-  SELECT id FROM documents
-  WHERE status IN ('queued', 'processing') AND (lease_until IS NULL OR lease_until < :now)
-  ORDER BY created_at LIMIT 1{lock}
-)
-RETURNING id, owner_id, status
-"""
 
 
 class DocumentProcessor:
@@ -64,19 +57,19 @@ class DocumentProcessor:
         lease: float = 30.0,
         poll_interval: float = 1.0,
         min_interval: float = 0.1,
+        max_attempts: int = 3,
     ) -> None:
         self._db = db
         self._events = events
         self._files = files
-        self._extraction = extraction
+        self.extraction = extraction
         self._concurrency = concurrency
         self.instance_id = instance_id
         self._dialect = dialect
-        self._lease = lease
+        self._leases = Leases(db, instance_id, dialect, lease)
         self._poll = poll_interval
         self._min_interval = min_interval
-        lock = " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
-        self._claim_sql = text(_CLAIM.format(lock=lock))
+        self._max_attempts = max_attempts
         self._wake = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
         self._tasks: dict[str, tuple[asyncio.Task[None], threading.Event]] = {}
@@ -119,11 +112,15 @@ class DocumentProcessor:
         for doc_id in list(self._tasks):
             await self.cancel(doc_id)
         await asyncio.gather(*self._workers, return_exceptions=True)
+        try:
+            await self._leases.give_back_all()
+        except Exception:
+            logger.exception("could not release this instance's claims; they run out with their leases")
 
     async def _work(self) -> None:
         while True:
             try:
-                claimed = await self._claim()
+                claimed = await self._leases.claim()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -136,50 +133,29 @@ class DocumentProcessor:
                 except TimeoutError:
                     pass
                 continue
-            doc_id, owner_id, interrupted = claimed
             cancel = threading.Event()
-            task = asyncio.get_running_loop().create_task(self._run(doc_id, owner_id, cancel, interrupted))
-            self._tasks[doc_id] = (task, cancel)
+            task = asyncio.get_running_loop().create_task(self._run(claimed, cancel))
+            self._tasks[claimed.document_id] = (task, cancel)
             try:
                 await asyncio.gather(task, return_exceptions=True)
             finally:
-                self._tasks.pop(doc_id, None)
+                self._tasks.pop(claimed.document_id, None)
+            if task.done() and not task.cancelled() and isinstance(task.exception(), PoolUnavailable):
+                await asyncio.sleep(self._poll)  # no worker process could be started: back off
 
-    async def _claim(self) -> tuple[str, int, bool] | None:
-        now = datetime.now(UTC)
-        params = {"me": self.instance_id, "until": now + timedelta(seconds=self._lease), "now": now}
-        async with self._db() as db:
-            row = (await db.execute(self._claim_sql, params)).first()
-            await db.commit()
-        if row is None:
-            return None
-        return str(row[0]), int(row[1]), row[2] == "processing"
-
-    async def _keep_lease(self, doc_id: str, cancel: threading.Event, task: asyncio.Task[None]) -> None:
-        """Renew the claim while processing; if the document is gone (deleted), stop."""
-        while True:
-            await asyncio.sleep(self._lease / 3)
-            until = datetime.now(UTC) + timedelta(seconds=self._lease)
-            async with self._db() as db:
-                result = await db.execute(
-                    update_row(doc_id)
-                    .where(Document.claimed_by == self.instance_id)
-                    .values(lease_until=until)
-                )
-                await db.commit()
-            if not getattr(result, "rowcount", 1):
-                logger.info("document %s is gone or claimed elsewhere; stopping", doc_id)
-                cancel.set()
-                task.cancel()
-                return
-
-    def _reporter(self, doc_id: str, owner_id: int) -> ProgressReporter:
+    def _reporter(
+        self, doc_id: str, owner_id: int, before_final: Callable[[], Awaitable[None]]
+    ) -> ProgressReporter:
         async def sink(update: DocumentStatusUpdate, save: bool) -> None:
             if save:
+                final = update.status in ("completed", "failed")
+                if final:
+                    # The final write gives the claim up: a renewal landing after it would find
+                    # no claim and cancel this task before the final event is published.
+                    await before_final()
                 async with self._db() as db:
-                    final = update.status in ("completed", "failed")
-                    await db.execute(
-                        update_row(doc_id).values(
+                    result = await db.execute(
+                        self._leases.guard(update_row(doc_id)).values(
                             **({"claimed_by": None, "lease_until": None} if final else {}),
                             status=update.status,
                             stage=update.stage,
@@ -189,38 +165,78 @@ class DocumentProcessor:
                             updated_at=datetime.now(UTC),
                         )
                     )
+                    if rows_changed(result) != 1:
+                        raise LeaseLost(doc_id)
                     await db.commit()
-            try:
-                await self._events.to_user(owner_id, update)
-                await self._events.to_topic(f"document:{doc_id}", update)
-            except DomainError as exc:
-                # The row is saved; clients catch up through resync once the broker is back.
-                logger.warning("document %s: status not published: %s", doc_id, exc)
+            await self._publish(owner_id, update)
 
         return ProgressReporter(doc_id, sink, self._min_interval)
 
-    async def _run(self, doc_id: str, owner_id: int, cancel: threading.Event, interrupted: bool) -> None:
-        reporter = self._reporter(doc_id, owner_id)
+    async def _publish(self, owner_id: int, update: DocumentStatusUpdate) -> None:
+        try:
+            await self._events.to_user(owner_id, update)
+            await self._events.to_topic(f"document:{update.document_id}", update)
+        except DomainError as exc:
+            # The row is saved; clients catch up through resync once the broker is back.
+            logger.warning("document %s: status not published: %s", update.document_id, exc)
+
+    async def _run(self, claim: Claim, cancel: threading.Event) -> None:
+        doc_id = claim.document_id
         current = asyncio.current_task()
         assert current is not None
-        keeper = asyncio.get_running_loop().create_task(self._keep_lease(doc_id, cancel, current))
+
+        def lost() -> None:
+            cancel.set()
+            current.cancel()
+
+        keeper = asyncio.get_running_loop().create_task(self._leases.keep(claim, lost))
+
+        async def stop_keeper() -> None:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+
+        reporter = self._reporter(doc_id, claim.owner_id, stop_keeper)
         try:
-            if interrupted:
+            if claim.attempt > self._max_attempts:
+                await self._give_up(reporter, claim)
+                return
+            if claim.interrupted:
                 logger.info("document %s was interrupted; processing it again", doc_id)
                 await reporter.stage_changed("queued", 0, "Resumed after an interruption")
             await self._process(doc_id, reporter, cancel)
         except asyncio.CancelledError:
             raise
+        except LeaseLost:
+            logger.warning("document %s: claim lost to another instance; stopping", doc_id)
         except DocumentError as exc:
             await reporter.stage_changed("failed", reporter.progress, "Processing failed", exc.reason)
+        except (WorkerCrashed, PoolUnavailable) as exc:
+            await stop_keeper()
+            await self._retry_later(claim, refund=isinstance(exc, PoolUnavailable))
+            if isinstance(exc, PoolUnavailable):
+                raise
         except Exception as exc:
             logger.exception("document %s: processing failed", doc_id)
             await reporter.stage_changed(
                 "failed", reporter.progress, "Processing failed", f"internal error ({type(exc).__name__})"
             )
         finally:
-            keeper.cancel()
-            await asyncio.gather(keeper, return_exceptions=True)
+            await stop_keeper()
+
+    async def _give_up(self, reporter: ProgressReporter, claim: Claim) -> None:
+        stops = claim.attempt - 1
+        logger.warning("document %s: stopped %d times; giving up", claim.document_id, stops)
+        reason = f"processing stopped unexpectedly {stops} times (killed, e.g. out of memory); not retried"
+        await reporter.stage_changed("failed", reporter.progress, "Processing failed", reason)
+
+    async def _retry_later(self, claim: Claim, refund: bool) -> None:
+        """Put the document back in the queue (its worker process died, or none could start)."""
+        message = "Queued again: the extraction process stopped"
+        if await self._leases.requeue(claim.document_id, message, refund):
+            update = DocumentStatusUpdate(
+                document_id=claim.document_id, status="queued", stage="queued", progress=0, message=message
+            )
+            await self._publish(claim.owner_id, update)
 
     async def _process(self, doc_id: str, reporter: ProgressReporter, cancel: threading.Event) -> None:
         async with self._db() as db:
@@ -231,12 +247,17 @@ class DocumentProcessor:
         await reporter.stage_changed("extracting", 5, "Extracting text")
         data = await self._files.read(doc.sha256)
         pages = [0, 0]
-        work = asyncio.ensure_future(self._extraction.extract(data, kind, doc.encoding, pages))
-        while not work.done():
-            await asyncio.wait({work}, timeout=self._min_interval)
-            done, total = pages
-            if total:
-                await reporter.advanced(5 + 55 * done // total, f"Extracting text (page {done} of {total})")
+        work = asyncio.ensure_future(self.extraction.extract(data, kind, doc.encoding, pages))
+        try:
+            while not work.done():
+                await asyncio.wait({work}, timeout=self._min_interval)
+                done, total = pages
+                if total:
+                    await reporter.advanced(
+                        5 + 55 * done // total, f"Extracting text (page {done} of {total})"
+                    )
+        finally:
+            work.cancel()  # cancelled (deleted, lease lost): the worker stops at its next page
         parts = work.result()
         await reporter.stage_changed("chunking", 60, "Splitting into chunks")
         chunks = await asyncio.to_thread(chunk_parts, parts)
@@ -265,7 +286,9 @@ class DocumentProcessor:
                 await reporter.advanced(
                     70 + 29 * done // len(chunks), f"Indexed {done} of {len(chunks)} chunks"
                 )
-            await db.execute(update_row(doc_id).values(chunk_count=len(chunks)))
+            saved = await db.execute(self._leases.guard(update_row(doc_id)).values(chunk_count=len(chunks)))
+            if rows_changed(saved) != 1:
+                raise LeaseLost(doc_id)  # rolled back: the instance that holds the claim writes them
             await db.commit()
         noun = "chunk" if len(chunks) == 1 else "chunks"
         await reporter.stage_changed("completed", 100, f"Ready: {len(chunks)} {noun} indexed")

@@ -1,4 +1,4 @@
-"""Full-text search over the caller's chunks: SQLite FTS5 (BM25) or PostgreSQL full-text.
+"""Search over the caller's chunks: hits for the search page, passages for answering questions.
 
 Snippets come back as plain text plus highlight ranges (character offsets), so the client
 renders matches with ``<mark>`` elements and never has to trust markup from the server.
@@ -8,33 +8,10 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from productdemo.errors import BadRequest
 from productdemo.realtime.protocol import CamelModel
-
-# Highlight markers: control characters that never occur in extracted text.
-START, STOP = "\x02", "\x03"
-MAX_QUERY = 200
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-_SQLITE = text(f"""
-SELECT c.document_id, d.filename, c.idx, c.page, c.section,
-       snippet(chunks_fts, 0, '{START}', '{STOP}', '…', 24) AS snip, -bm25(chunks_fts) AS score
-FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id
-WHERE chunks_fts MATCH :query AND d.owner_id = :owner
-ORDER BY bm25(chunks_fts) LIMIT :limit
-""")
-
-_POSTGRES = text(f"""
-SELECT c.document_id, d.filename, c.idx, c.page, c.section,
-       ts_headline('english', c.text, q, 'StartSel={START}, StopSel={STOP}, MaxWords=30, MinWords=12')
-         AS snip, ts_rank(c.tsv, q) AS score
-FROM chunks c JOIN documents d ON d.id = c.document_id, plainto_tsquery('english', :query) q
-WHERE c.tsv @@ q AND d.owner_id = :owner
-ORDER BY score DESC LIMIT :limit
-""")
+from productdemo.services.documents.lexical import START, STOP, LexicalRow, lexical_search, query_terms
 
 
 class SearchHit(CamelModel):
@@ -47,6 +24,20 @@ class SearchHit(CamelModel):
     section: str | None
     snippet: str
     highlights: list[tuple[int, int]]
+    score: float
+
+
+class Passage(CamelModel):
+    """A whole chunk retrieved for a question; ``start``/``end`` are its offsets in the document."""
+
+    document_id: str
+    filename: str
+    chunk_index: int
+    page: int | None
+    section: str | None
+    text: str
+    start: int
+    end: int
     score: float
 
 
@@ -74,37 +65,51 @@ class DocumentSearch:
         self._db = db
         self._dialect = dialect
 
+    async def _lexical(self, owner_id: int, query: str, limit: int) -> list[LexicalRow]:
+        terms = query_terms(query)
+        async with self._db() as db:
+            return await lexical_search(db, self._dialect, owner_id, terms, limit)
+
     async def search(self, owner_id: int, query: str, limit: int = 20) -> list[SearchHit]:
-        """Ranked chunks of the owner's documents that match every word of ``query``.
+        """Ranked chunks of the owner's documents that match any word of ``query`` (BM25).
 
         Raises:
             BadRequest: the query is empty, too long, or has no words.
         """
-        if len(query) > MAX_QUERY:
-            raise BadRequest(f"the query has more than {MAX_QUERY} characters")
-        words = _WORD.findall(query)
-        if not words:
-            raise BadRequest("the query has no words to search for")
-        if self._dialect == "sqlite":
-            # Each word quoted: FTS5 query syntax in user input must not be interpreted.
-            statement, bound = _SQLITE, " ".join(f'"{w}"' for w in words)
-        else:
-            statement, bound = _POSTGRES, " ".join(words)
-        async with self._db() as db:
-            rows = (await db.execute(statement, {"query": bound, "owner": owner_id, "limit": limit})).all()
         hits = []
-        for doc_id, filename, idx, page, section, snip, score in rows:
-            snippet, ranges = split_highlights(snip)
+        for row in await self._lexical(owner_id, query, limit):
+            snippet, ranges = split_highlights(row.snippet)
             hits.append(
                 SearchHit(
-                    document_id=doc_id,
-                    filename=filename,
-                    chunk_index=idx,
-                    page=page,
-                    section=section,
+                    document_id=row.document_id,
+                    filename=row.filename,
+                    chunk_index=row.chunk_index,
+                    page=row.page,
+                    section=row.section,
                     snippet=snippet,
                     highlights=ranges,
-                    score=float(score),
+                    score=row.score,
                 )
             )
         return hits
+
+    async def passages(self, owner_id: int, query: str, limit: int = 8) -> list[Passage]:
+        """The owner's chunks that best answer ``query``, whole, best first.
+
+        Raises:
+            BadRequest: the query is empty, too long, or has no words.
+        """
+        return [
+            Passage(
+                document_id=row.document_id,
+                filename=row.filename,
+                chunk_index=row.chunk_index,
+                page=row.page,
+                section=row.section,
+                text=row.text,
+                start=row.start,
+                end=row.end,
+                score=row.score,
+            )
+            for row in await self._lexical(owner_id, query, limit)
+        ]

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from productdemo.errors import BadRequest, NotFound, TooLarge
+from productdemo.errors import BadRequest, DomainError, NotFound, TooLarge
+from productdemo.realtime.events import Event
 from productdemo.realtime.publisher import Publisher
 from productdemo.services.documents.errors import DocumentError
 from productdemo.services.documents.events import DocumentDeleted, DocumentStatusUpdate
 from productdemo.services.documents.files import FileStore
 from productdemo.services.documents.processor import DocumentProcessor
-from productdemo.services.documents.sniff import sniff
+from productdemo.services.documents.sniff import SniffResult, sniff
 from productdemo.storage.models import Document
+
+logger = logging.getLogger(__name__)
 
 MAX_FILES = 20
 MAX_NAME = 255
+UPLOAD_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +80,27 @@ class DocumentService:
             except DocumentError as exc:
                 raise type(exc)(f"{name}: {exc.reason}") from None
             checked.append((name, upload.data, found))
+        for attempt in range(UPLOAD_ATTEMPTS):
+            try:
+                documents = await self._store(owner_id, checked)
+                break
+            except IntegrityError:
+                # A delete removed a blob this upload counted on; storing it again succeeds.
+                if attempt == UPLOAD_ATTEMPTS - 1:
+                    raise
+        # Stored: from here on nothing may turn the answer into a failure.
+        self.processor.submit()
+        for doc in documents:
+            await self._publish(owner_id, [], _snapshot_event(doc))
+        return documents
+
+    async def _store(self, owner_id: int, checked: list[tuple[str, bytes, SniffResult]]) -> list[Document]:
+        """Every blob and document in one transaction: the documents' references keep the blobs."""
         now = datetime.now(UTC)
         documents = []
         async with self._db() as db:
             for name, data, found in checked:
-                digest = await self._files.save(data)
+                digest = await self._files.store(db, data)
                 doc = Document(
                     id="d_" + secrets.token_hex(8),
                     owner_id=owner_id,
@@ -93,16 +115,23 @@ class DocumentService:
                     message="Queued",
                     error=None,
                     chunk_count=0,
+                    attempts=0,
                     created_at=now,
                     updated_at=now,
                 )
                 db.add(doc)
                 documents.append(doc)
             await db.commit()
-        for doc in documents:
-            await self._events.to_user(owner_id, _snapshot_event(doc))
-        self.processor.submit()
         return documents
+
+    async def _publish(self, owner_id: int, topics: list[str], event: Event) -> None:
+        """Best effort, after the commit: clients that miss it catch up by resync and REST."""
+        try:
+            await self._events.to_user(owner_id, event)
+            for topic in topics:
+                await self._events.to_topic(topic, event)
+        except DomainError as exc:
+            logger.warning("event %s for user %d not published: %s", event.event_type, owner_id, exc)
 
     async def list(self, owner_id: int) -> list[Document]:
         async with self._db() as db:
@@ -133,13 +162,9 @@ class DocumentService:
         await self.processor.cancel(doc_id)
         async with self._db() as db:
             await db.execute(delete(Document).where(Document.id == doc_id))
-            shared = await db.scalar(select(func.count()).where(Document.sha256 == doc.sha256))
+            await self._files.forget(db, doc.sha256)
             await db.commit()
-        if not shared:
-            await self._files.delete(doc.sha256)
-        event = DocumentDeleted(document_id=doc_id)
-        await self._events.to_user(owner_id, event)
-        await self._events.to_topic(f"document:{doc_id}", event)
+        await self._publish(owner_id, [f"document:{doc_id}"], DocumentDeleted(document_id=doc_id))
 
 
 def _snapshot_event(doc: Document) -> DocumentStatusUpdate:

@@ -4,53 +4,35 @@ The cookie holds ``<id>.<signature>`` (itsdangerous, HMAC-SHA1 keyed by the secr
 database keeps only a SHA-256 of the id, so a leaked table signs nobody in. Looked-up
 sessions are cached in memory, so a WebSocket upgrade costs a signature check and a dict
 lookup. The cache stays correct because every way a session ends writes a row to the
-revocation log, which each instance follows (``revocations.py``).
+revocation log, which each instance follows (``revocations.py``), and because the follower
+re-reads every cached session now and then (:meth:`SessionStore.revalidate`). An expiry is
+never trusted from the cache alone: another instance may have slid it, so the row is read
+again before a session is refused or its sockets are closed as expired.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from itsdangerous import BadSignature, Signer
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from productdemo.services.users.session_rows import SessionRecord, SessionRows, hash_session_id, to_datetime
 from productdemo.storage.models import Revocation, Session, User
+
+__all__ = ["SessionRecord", "SessionStore", "hash_session_id"]
 
 logger = logging.getLogger(__name__)
 
 # Sessions cached at start-up; beyond this, sessions are loaded on first use (batched).
 PRELOAD_LIMIT = 100_000
-
-
-@dataclass(slots=True)
-class SessionRecord:
-    session_hash: str
-    user_id: int
-    username: str
-    role: str
-    expires_at: float
-    persisted_expiry: float
-
-
-def hash_session_id(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
-
-
-def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
-
-
-def _ts(value: datetime) -> float:
-    # SQLite returns naive datetimes; they were stored as UTC.
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+# Loads retried when a revocation was applied while one was in flight.
+LOAD_ATTEMPTS = 3
 
 
 class SessionStore:
@@ -69,7 +51,10 @@ class SessionStore:
         self._clock = clock
         self._cache: dict[str, SessionRecord] = {}
         self._writes: set[asyncio.Task[None]] = set()
-        self._loading: dict[str, asyncio.Future[SessionRecord | None]] = {}
+        self.rows = SessionRows(db)
+        # Bumped whenever cached sessions are forgotten: a load that overlapped it may have
+        # read a row from before the revocation and must not be cached.
+        self._generation = 0
         # Persist a slid expiry only when it moved this far, so activity costs no write.
         self._persist_step = min(60.0, lifetime / 10)
 
@@ -103,8 +88,8 @@ class SessionStore:
                 Session(
                     id_hash=record.session_hash,
                     user_id=user.id,
-                    created_at=_dt(now),
-                    expires_at=_dt(record.expires_at),
+                    created_at=to_datetime(now),
+                    expires_at=to_datetime(record.expires_at),
                 )
             )
             await db.commit()
@@ -117,80 +102,48 @@ class SessionStore:
         if session_id is None:
             return None
         session_hash = hash_session_id(session_id)
-        now = self._clock()
         record = self._cache.get(session_hash)
         if record is None:
-            record = await self._load(session_hash)
+            record = await self._load_fresh(session_hash)
             if record is None:
                 return None
-            self._cache[session_hash] = record
-        if record.expires_at <= now:
-            # Left in the cache for prune(), which reports it so its sockets are closed.
-            return None
+        if record.expires_at <= self._clock():
+            # Another instance may have slid it: only the row can say it expired.
+            fresh = await self._load_fresh(session_hash)
+            if fresh is None or fresh.expires_at <= self._clock():
+                # Left in the cache for expire(), which reports it so its sockets are closed.
+                return None
+            record = fresh
         return record
 
-    async def _load(self, session_hash: str) -> SessionRecord | None:
-        """Load one session, batched: every miss of one event-loop tick shares one query.
-
-        A reconnect storm (every tab of every user after a restart) then costs a few
-        queries instead of one database round trip per socket.
-        """
-        future = self._loading.get(session_hash)
-        if future is None:
-            future = self._loading[session_hash] = asyncio.get_running_loop().create_future()
-            if len(self._loading) == 1:
-                asyncio.get_running_loop().call_soon(self._start_batch)
-        return await asyncio.shield(future)
-
-    def _start_batch(self) -> None:
-        batch, self._loading = self._loading, {}
-        task = asyncio.get_running_loop().create_task(self._load_batch(batch))
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
-
-    async def _load_batch(self, batch: dict[str, asyncio.Future[SessionRecord | None]]) -> None:
-        try:
-            async with self._db() as db:
-                rows = (
-                    await db.execute(
-                        select(Session.id_hash, Session.expires_at, User.id, User.username, User.role)
-                        .join(User, User.id == Session.user_id)
-                        .where(Session.id_hash.in_(list(batch)), User.disabled.is_(False))
-                    )
-                ).all()
-        except Exception as exc:
-            for future in batch.values():
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        found = {}
-        for session_hash, expires_at, user_id, username, role in rows:
-            expires = _ts(expires_at)
-            found[session_hash] = SessionRecord(session_hash, user_id, username, role, expires, expires)
-        for session_hash, future in batch.items():
-            if not future.done():
-                future.set_result(found.get(session_hash))
+    async def _load_fresh(self, session_hash: str) -> SessionRecord | None:
+        """Load a session and cache it, unless a revocation overlapped the read."""
+        for _ in range(LOAD_ATTEMPTS):
+            generation = self._generation
+            record = await self.rows.load(session_hash)
+            if record is None:
+                return None
+            if generation == self._generation:
+                return self._remember(record)
+        return None  # revocations keep landing: refuse now, the client retries
 
     async def preload(self, limit: int = PRELOAD_LIMIT) -> int:
         """Cache the newest live sessions (start-up): after a restart every open tab
         reconnects at once, and each upgrade should then cost a dict lookup, not a query."""
-        now = self._clock()
-        async with self._db() as db:
-            rows = (
-                await db.execute(
-                    select(Session.id_hash, Session.expires_at, User.id, User.username, User.role)
-                    .join(User, User.id == Session.user_id)
-                    .where(Session.expires_at > _dt(now), User.disabled.is_(False))
-                    .order_by(Session.expires_at.desc())
-                    .limit(limit)
-                )
-            ).all()
-        for session_hash, expires_at, user_id, username, role in rows:
-            expires = _ts(expires_at)
-            self._cache.setdefault(
-                session_hash, SessionRecord(session_hash, user_id, username, role, expires, expires)
-            )
-        return len(rows)
+        records = await self.rows.newest(self._clock(), limit)
+        for record in records:
+            self._cache.setdefault(record.session_hash, record)
+        return len(records)
+
+    def _remember(self, record: SessionRecord) -> SessionRecord:
+        """Cache a record read from the row, keeping a later expiry slid here."""
+        cached = self._cache.get(record.session_hash)
+        if cached is None:
+            self._cache[record.session_hash] = record
+            return record
+        cached.expires_at = max(cached.expires_at, record.expires_at)
+        cached.persisted_expiry = max(cached.persisted_expiry, record.persisted_expiry)
+        return cached
 
     def touch(self, record: SessionRecord) -> bool:
         """Slide the expiry (activity); written to the database at most every ``_persist_step``.
@@ -210,8 +163,11 @@ class SessionStore:
     async def _persist(self, session_hash: str, expires_at: float) -> None:
         try:
             async with self._db() as db:
+                # Only forward: another instance may have saved a later expiry meanwhile.
                 await db.execute(
-                    update(Session).where(Session.id_hash == session_hash).values(expires_at=_dt(expires_at))
+                    update(Session)
+                    .where(Session.id_hash == session_hash, Session.expires_at < to_datetime(expires_at))
+                    .values(expires_at=to_datetime(expires_at))
                 )
                 await db.commit()
         except Exception:
@@ -255,27 +211,66 @@ class SessionStore:
     # --- cache -------------------------------------------------------------------------
 
     def forget(self, session_hash: str) -> None:
+        self._generation += 1
         self._cache.pop(session_hash, None)
 
     def forget_user(self, user_id: int) -> None:
+        self._generation += 1
         for key in [k for k, r in self._cache.items() if r.user_id == user_id]:
             del self._cache[key]
 
-    def prune(self) -> list[str]:
-        """Drop expired records from the cache; returns their session hashes.
+    async def expire(self) -> list[str]:
+        """Drop the records that expired, by their rows; returns their session hashes.
 
-        Only expiry is reported here. A session that is missing from the cache was ended
-        (logout, revocation), and whoever ended it closes its sockets with its own reason.
+        A record that looks expired here is read again first: activity on another instance
+        may have slid it, and then only its expiry is refreshed. Only expiry is reported
+        here. A session missing from the cache was ended (logout, revocation), and whoever
+        ended it closes its sockets with its own reason.
         """
         now = self._clock()
-        expired = [k for k, r in self._cache.items() if r.expires_at <= now]
-        for key in expired:
-            del self._cache[key]
+        candidates = [k for k, r in self._cache.items() if r.expires_at <= now]
+        if not candidates:
+            return []
+        found = await self.rows.expiries(candidates)
+        now = self._clock()
+        expired = []
+        for key in candidates:
+            record = self._cache.get(key)
+            if record is None:
+                continue  # ended meanwhile
+            record.expires_at = max(record.expires_at, found.get(key, 0.0))
+            record.persisted_expiry = max(record.persisted_expiry, found.get(key, 0.0))
+            if record.expires_at <= now:
+                del self._cache[key]
+                expired.append(key)
         return expired
+
+    async def revalidate(self) -> list[str]:
+        """Check every cached session against its row; drop and return those that are gone.
+
+        The backstop behind the revocation log: whatever the log missed, a cached session
+        whose row was deleted (or whose user was disabled) is dropped here. Live rows also
+        refresh the cached expiry.
+        """
+        keys = list(self._cache)
+        found = await self.rows.expiries(keys)
+        gone = []
+        for key in keys:
+            record = self._cache.get(key)
+            if record is None:
+                continue  # ended meanwhile
+            expires = found.get(key)
+            if expires is None:
+                del self._cache[key]
+                gone.append(key)
+                continue
+            record.expires_at = max(record.expires_at, expires)
+            record.persisted_expiry = max(record.persisted_expiry, expires)
+        return gone
 
     async def delete_expired(self) -> int:
         async with self._db() as db:
-            result = await db.execute(delete(Session).where(Session.expires_at <= _dt(self._clock())))
+            result = await db.execute(delete(Session).where(Session.expires_at <= to_datetime(self._clock())))
             await db.commit()
         return int(getattr(result, "rowcount", 0) or 0)
 

@@ -1,7 +1,7 @@
 """stored notifications, with per-user read state
 
 Revision ID: 0010
-Revises: 0004
+Revises: 0009
 Create Date: 2026-12-06 05:50:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0004"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

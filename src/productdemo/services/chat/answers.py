@@ -1,0 +1,265 @@
+"""The answer pipeline: retrieve, rank, generate — each stage live on ``conversation:<id>``.
+
+An answer is a job that always ends. Its message row is written when it starts (by the
+service) and once when it ends (here); in between the text lives in :class:`LiveAnswer` and
+goes out as merged ``message_chunk`` events. Stop (an explicit request, through any instance)
+cancels the work, which for an HTTP provider closes the upstream connection; the partial text
+is kept as ``cancelled``. A shutdown ends running answers as ``interrupted``; a crash leaves
+that to the lease sweep (``leases.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy import select, update
+
+from productdemo.errors import BadRequest, DomainError
+from productdemo.realtime.publisher import Publisher
+from productdemo.services.chat.events import (
+    EndStatus,
+    MessageChunk,
+    MessageEnd,
+    RagProgress,
+    Source,
+    Stage,
+    Usage,
+)
+from productdemo.services.chat.generators import Generator, GeneratorError, Passage, Tally
+from productdemo.services.chat.leases import Leases
+from productdemo.services.chat.live import LiveAnswer, units
+from productdemo.services.chat.prompt import cited
+from productdemo.services.chat.retrieval import PassageSearch, rank
+from productdemo.storage.models import Conversation, Message
+
+logger = logging.getLogger(__name__)
+
+MAX_QUERY = 200
+
+_END_STAGE: dict[EndStatus, Stage] = {
+    "complete": "done",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "interrupted": "failed",
+}
+
+
+class Ended(Protocol):
+    """Told when an answer ended, so the conversation's summary follows (the service)."""
+
+    async def __call__(self, owner_id: int, conversation_id: str) -> None: ...
+
+
+class Answers:
+    def __init__(
+        self,
+        leases: Leases,
+        events: Publisher,
+        search: PassageSearch,
+        generator: Generator,
+        sources: int,
+        flush_interval: float,
+    ) -> None:
+        self.leases = leases
+        self._db = leases.db
+        self._events = events
+        self._search = search
+        self.generator = generator
+        self._sources = sources
+        self._interval = flush_interval
+        self._live: dict[str, LiveAnswer] = {}
+        self.on_end: Ended | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def get(self, message_id: str) -> LiveAnswer | None:
+        return self._live.get(message_id)
+
+    def running(self) -> list[LiveAnswer]:
+        return list(self._live.values())
+
+    async def start(self, single: bool) -> None:
+        """End the answers a previous run of this instance left (every one when ``single``),
+        then sweep for answers whose instance died, every third of the lease."""
+        await self._end_interrupted(await self.leases.expired(at_start=True, single=single))
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="answers-sweep")
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.leases.seconds / 3)
+            try:
+                await self._end_interrupted(await self.leases.expired())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("sweeping abandoned answers failed; retrying")
+
+    async def _end_interrupted(self, ended: list[tuple[str, str]]) -> None:
+        for conversation_id, message_id in ended:
+            logger.info("answer %s was abandoned by its instance: interrupted", message_id)
+            async with self._db() as db:
+                row = await db.get(Message, message_id)
+                owner = await db.scalar(
+                    select(Conversation.owner_id).where(Conversation.id == conversation_id)
+                )
+            if row is None or owner is None:
+                continue
+            end = MessageEnd(
+                conversation_id=conversation_id,
+                message_id=message_id,
+                status="interrupted",
+                length=units(row.content),
+                error=row.error,
+                citations=[],
+                usage=Usage(),
+            )
+            await self._publish(f"conversation:{conversation_id}", end)
+            if self.on_end is not None:
+                await self.on_end(owner, conversation_id)
+
+    def begin(self, live: LiveAnswer) -> None:
+        """Start answering; the message row exists, claimed by this instance."""
+        self._live[live.message_id] = live
+        live.job = asyncio.get_running_loop().create_task(self._run(live), name=f"answer-{live.message_id}")
+
+    async def stop(self) -> None:
+        """Shutting down: end every running answer as ``interrupted`` and wait for them."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+        jobs = []
+        for live in list(self._live.values()):
+            live.stop("interrupted")
+            if live.job is not None:
+                jobs.append(live.job)
+        await asyncio.gather(*jobs, return_exceptions=True)
+        await self.generator.close()
+
+    async def _run(self, live: LiveAnswer) -> None:
+        topic = f"conversation:{live.conversation_id}"
+
+        async def send_chunk(offset: int, delta: str) -> None:
+            chunk = MessageChunk(
+                conversation_id=live.conversation_id, message_id=live.message_id, offset=offset, delta=delta
+            )
+            await self._publish(topic, chunk)
+
+        sources: list[Source] = []
+        tally = Tally()
+        status: EndStatus = "complete"
+        error: str | None = None
+        live.work = asyncio.get_running_loop().create_task(self._answer(live, sources, tally))
+        flusher = asyncio.get_running_loop().create_task(live.flush_loop(send_chunk, self._interval))
+        keeper = asyncio.get_running_loop().create_task(
+            self.leases.keep(
+                live.message_id, lambda: live.text, lambda: live.stop("cancelled"), lambda: live.stop("lost")
+            )
+        )
+        try:
+            await live.work
+        except asyncio.CancelledError:
+            if live.stop_reason is None:
+                raise
+            status = "cancelled" if live.stop_reason == "cancelled" else "interrupted"
+        except GeneratorError as exc:
+            status, error = "failed", exc.message
+        except Exception as exc:
+            logger.exception("answer %s failed", live.message_id)
+            status, error = "failed", f"internal error ({type(exc).__name__}); ask again"
+        finally:
+            # The keeper stops before the final write: it must not renew a claim being released.
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+            live.close_flusher()
+            await asyncio.gather(flusher, return_exceptions=True)
+        try:
+            await live.flush(send_chunk)
+            if live.stop_reason == "lost":
+                return  # Another instance ended it; the row is no longer ours to write.
+            citations = cited(live.text, sources)
+            usage = Usage(prompt_tokens=tally.prompt_tokens, completion_tokens=tally.completion_tokens)
+            if not await self._finish(live, status, error, citations, usage):
+                return
+            stage = _END_STAGE[status]
+            note = error or {"done": "Answered", "cancelled": "Stopped", "failed": "Interrupted"}[stage]
+            await self._progress(live, stage, note)
+            end = MessageEnd(
+                conversation_id=live.conversation_id,
+                message_id=live.message_id,
+                status=status,
+                length=live.length,
+                error=error,
+                citations=citations,
+                usage=usage,
+            )
+            await self._publish(topic, end)
+            if self.on_end is not None:
+                await self.on_end(live.owner_id, live.conversation_id)
+        finally:
+            self._live.pop(live.message_id, None)
+
+    async def _answer(self, live: LiveAnswer, sources: list[Source], tally: Tally) -> None:
+        await self._progress(live, "retrieving", "Searching your documents")
+        try:
+            # Retrieval takes a bounded query; a question's opening words carry its subject.
+            found = await self._search.passages(live.owner_id, live.question[:MAX_QUERY], self._sources * 4)
+        except BadRequest:
+            found = []  # no searchable word: the generator says it found nothing
+        await self._progress(live, "ranking", f"Ranking {len(found)} matching passages")
+        passages: list[Passage] = rank(found, self._sources)
+        sources.extend(p.source for p in passages)
+        documents = len({s.document_id for s in sources})
+        await self._progress(
+            live,
+            "generating",
+            f"Writing the answer ({self.generator.name}): {len(sources)} passages, {documents} documents",
+            sources,
+        )
+        async for piece in self.generator.stream(live.question, passages, tally):
+            live.add(piece)
+
+    async def _finish(
+        self, live: LiveAnswer, status: EndStatus, error: str | None, citations: list[Source], usage: Usage
+    ) -> bool:
+        """The one write at the end, guarded by this instance's claim."""
+        async with self.leases.write() as db:
+            result = await db.execute(
+                update(Message)
+                .where(self.leases.owned(live.message_id))
+                .values(
+                    content=live.text,
+                    status=status,
+                    error=error,
+                    citations=json.dumps([c.model_dump(by_alias=True) for c in citations]),
+                    prompt_tokens=usage.prompt_tokens,
+                    completion_tokens=usage.completion_tokens,
+                    claimed_by=None,
+                    lease_until=None,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+            await db.commit()
+        return bool(getattr(result, "rowcount", 1))
+
+    async def _progress(
+        self, live: LiveAnswer, stage: Stage, message: str, sources: list[Source] | None = None
+    ) -> None:
+        event = RagProgress(
+            conversation_id=live.conversation_id,
+            message_id=live.message_id,
+            stage=stage,
+            elapsed_ms=live.elapsed_ms(),
+            message=message,
+            sources=sources,
+        )
+        await self._publish(f"conversation:{live.conversation_id}", event)
+
+    async def _publish(self, topic: str, event: RagProgress | MessageChunk | MessageEnd) -> None:
+        try:
+            await self._events.to_topic(topic, event)
+        except DomainError as exc:
+            # The answer goes on; pages catch up over REST once the broker is back.
+            logger.warning("%s: event not published: %s", topic, exc)
