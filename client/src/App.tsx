@@ -1,3 +1,4 @@
+import { lazy, Suspense } from "react";
 import { BrowserRouter, Navigate, Route, Routes } from "react-router";
 import { NotificationsProvider } from "./components/Notifications/NotificationsContext";
 import { AppShell } from "./components/Shell/AppShell";
@@ -9,6 +10,9 @@ import { ChatPage } from "./routes/ChatPage";
 import { DocumentsPage } from "./routes/DocumentsPage";
 import { LoginPage } from "./routes/LoginPage";
 import { RequireAuth } from "./routes/RequireAuth";
+
+// The MCP page brings the terminal widget (xterm): loaded only when an administrator opens it.
+const McpPage = lazy(() => import("./routes/McpPage").then((module) => ({ default: module.McpPage })));
 
 /** The routes; the signed-in ones share the shell. */
 export function AppRoutes() {
@@ -29,6 +33,16 @@ export function AppRoutes() {
           element={
             <RequireAuth admin>
               <AdminPage />
+            </RequireAuth>
+          }
+        />
+        <Route
+          path="/admin/mcp/:installId?"
+          element={
+            <RequireAuth admin>
+              <Suspense fallback={<p>Loading…</p>}>
+                <McpPage />
+              </Suspense>
             </RequireAuth>
           }
         />

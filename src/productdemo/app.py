@@ -18,6 +18,7 @@ from productdemo.api import (
     chat as chat_api,
     documents as documents_api,
     health,
+    mcp as mcp_api,
     notifications as notifications_api,
 )
 from productdemo.api.client import client_router
@@ -49,6 +50,12 @@ from productdemo.services.documents.processor import DocumentProcessor
 from productdemo.services.documents.search import DocumentSearch
 from productdemo.services.documents.service import DocumentService
 from productdemo.services.documents.workers import ExtractionPool
+from productdemo.services.mcp import access as mcp_access
+from productdemo.services.mcp.audit import AuditLog
+from productdemo.services.mcp.hosts import HostService
+from productdemo.services.mcp.installs import InstallService
+from productdemo.services.mcp.vault import Vault
+from productdemo.services.mcp.worker import InstallWorker
 from productdemo.services.notifications.documents import DocumentOutcomes, filename_lookup
 from productdemo.services.notifications.service import NotificationService
 from productdemo.services.notifications.store import NotificationStore
@@ -157,6 +164,13 @@ def create_app(config: Config) -> Application:
     )
     chat = ChatService(db, broker, answers)
     chat_access.register(router, chat)
+    mcp_audit = AuditLog(db)
+    mcp_hosts = HostService(db, Vault(config.secret_key()), mcp_audit, config.mcp.connect_timeout)
+    mcp_worker = InstallWorker(
+        db, broker, mcp_audit, mcp_hosts.credentials, config.mcp, config.instance_id, engine.dialect.name
+    )
+    mcp_installs = InstallService(db, broker, mcp_hosts, mcp_audit, mcp_worker, config.mcp)
+    mcp_access.register(router)
     services = Services(
         config=config,
         db=db,
@@ -170,6 +184,9 @@ def create_app(config: Config) -> Application:
         documents=documents,
         search=search,
         chat=chat,
+        mcp_hosts=mcp_hosts,
+        mcp_installs=mcp_installs,
+        mcp_audit=mcp_audit,
     )
 
     recent_errors = RecentErrors()
@@ -181,6 +198,8 @@ def create_app(config: Config) -> Application:
     dashboard.register("broker", dashboard_sources.broker_source(lambda: broker.healthy, lambda: broker.lag))
     dashboard.register("documents", dashboard_sources.documents_source(db), shared=True)
     dashboard.register("presence", presence.figures, shared=True)
+    dashboard.register("chat", dashboard_sources.chat_source(lambda: len(answers.running())))
+    dashboard.register("mcp", dashboard_sources.mcp_source(db), shared=True)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -189,6 +208,7 @@ def create_app(config: Config) -> Application:
         extraction.start()
         await processor.start()
         await answers.start(single=engine.dialect.name == "sqlite")
+        await mcp_worker.start()
         await presence.start()
         logging.getLogger("productdemo").addHandler(recent_errors)
         await dashboard.start()
@@ -198,6 +218,7 @@ def create_app(config: Config) -> Application:
             await dashboard.stop()
             logging.getLogger("productdemo").removeHandler(recent_errors)
             await presence.stop()
+            await mcp_worker.stop()
             await answers.stop()
             await processor.stop()
             await extraction.close()
@@ -222,6 +243,7 @@ def create_app(config: Config) -> Application:
     api.include_router(documents_api.router)
     api.include_router(notifications_api.router)
     api.include_router(chat_api.router)
+    api.include_router(mcp_api.router)
     api.include_router(health.router)
     collector = RealtimeCollector(
         hub.metrics, lambda: len(hub.registry), lambda: broker.lag, lambda: broker.healthy

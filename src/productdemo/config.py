@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from productdemo.errors import ConfigError
 
@@ -149,6 +158,76 @@ class NotificationSettings(_Section):
     page_max: int = Field(100, ge=1, le=1000)
 
 
+class McpCatalogueEntry(_Section):
+    """One installable MCP server, from ``mcp_server_name_N``, ``mcp_terminal_command_N`` and
+    ``mcp_launch_command_N``."""
+
+    id: str
+    name: str
+    install_command: str
+    launch_command: str
+
+
+# The numbered catalogue keys of [mcp]; N may be any positive number, from the file or the environment.
+MCP_ENTRY_KEY = re.compile(r"^mcp_(server_name|terminal_command|launch_command)_([1-9][0-9]*)$")
+
+
+class McpSettings(_Section):
+    connect_timeout: float = Field(15.0, gt=0)
+    install_timeout: float = Field(1800.0, gt=0)
+    idle_timeout: float = Field(600.0, gt=0)
+    verify_timeout: float = Field(60.0, gt=0)
+    kill_grace: float = Field(5.0, ge=0)
+    max_concurrent: int = Field(4, ge=1)
+    lease_seconds: float = Field(30.0, gt=0)
+    poll_interval: float = Field(1.0, gt=0)
+    log_limit: int = Field(10_485_760, ge=4096)
+    # The shipped entry: a published MCP server, pinned (conf/config.ini documents it as entry 1).
+    catalogue: tuple[McpCatalogueEntry, ...] = (
+        McpCatalogueEntry(
+            id="1",
+            name="Time (mcp-server-time 2026.10.19)",
+            install_command="uv tool install --force mcp-server-time==2026.10.19",
+            launch_command='"$HOME/.local/bin/mcp-server-time"',
+        ),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_catalogue(cls, values: object) -> object:
+        if not isinstance(values, dict) or "catalogue" in values:
+            return values
+        rest: dict[str, object] = {}
+        entries: dict[int, dict[str, object]] = {}
+        for key, value in values.items():
+            match = MCP_ENTRY_KEY.match(key)
+            if match is None:
+                rest[key] = value
+                continue
+            entries.setdefault(int(match[2]), {})[match[1]] = value
+        catalogue = []
+        for number in sorted(entries):
+            entry = entries[number]
+            missing = [
+                f"mcp_{k}_{number}"
+                for k in ("server_name", "terminal_command", "launch_command")
+                if not str(entry.get(k) or "").strip()
+            ]
+            if missing:
+                raise ValueError(f"catalogue entry {number} lacks {', '.join(missing)}")
+            catalogue.append(
+                {
+                    "id": str(number),
+                    "name": entry["server_name"],
+                    "install_command": entry["terminal_command"],
+                    "launch_command": entry["launch_command"],
+                }
+            )
+        if catalogue:
+            rest["catalogue"] = tuple(catalogue)
+        return rest
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -165,6 +244,7 @@ class Config(_Section):
     dashboard: DashboardSettings = DashboardSettings()
     notifications: NotificationSettings = NotificationSettings()
     llm: LlmSettings = LlmSettings()
+    mcp: McpSettings = McpSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @property
@@ -219,7 +299,7 @@ def load_config(
         if not name.startswith(ENV_PREFIX) or name in _NON_SETTING_VARS or name.startswith(_TEST_PREFIX):
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("_")
-        if key not in _SETTING_NAMES.get(section, ()):
+        if key not in _SETTING_NAMES.get(section, ()) and not (section == "mcp" and MCP_ENTRY_KEY.match(key)):
             raise ConfigError(f"environment variable {name} names no setting")
         raw[section][key] = value
     for section, values in (overrides or {}).items():

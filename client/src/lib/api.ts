@@ -66,6 +66,7 @@ export function codeOf(body: unknown): string | null {
   return typeof code === "string" ? code : null;
 }
 
+/** A JSON request to the API; non-2xx answers reject with an {@link ApiError}. */
 export async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const response = await fetch(path, {
     method,

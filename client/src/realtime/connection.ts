@@ -345,6 +345,7 @@ export class Connection {
       resolve: (reply) => {
         const position = streamPositionIn(reply.payload);
         if (position) this.apply(this.streams.onPosition(position.stream, position));
+        this.emitter.emit("subscribed", { topic });
       },
       reject: (error) => {
         if (error.code !== "disconnected" && error.code !== "closed") {

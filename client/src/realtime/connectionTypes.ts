@@ -42,4 +42,6 @@ export interface ConnectionEvents {
   /** The socket closed (before the state changes because of it). */
   close: CloseInfo;
   subscription_error: SubscriptionError;
+  /** The server acknowledged a subscription (also after each reconnect): events flow from here. */
+  subscribed: { topic: string };
 }

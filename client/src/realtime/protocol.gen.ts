@@ -221,6 +221,34 @@ export type DocumentStatusUpdateEvent = {
   seq?: number;
 };
 
+export type McpInstallPayload = {
+  installId: string;
+  state: "queued" | "connecting" | "running" | "verifying" | "succeeded" | "failed" | "error" | "timed_out" | "cancelled";
+  exitStatus?: number | null;
+  message?: string;
+};
+
+export type McpInstallEvent = {
+  type: "mcp_install";
+  payload: McpInstallPayload;
+  stream?: string;
+  seq?: number;
+};
+
+export type McpInstallOutputPayload = {
+  installId: string;
+  stream: "stdout" | "stderr";
+  offset: number;
+  data: string;
+};
+
+export type McpInstallOutputEvent = {
+  type: "mcp_install_output";
+  payload: McpInstallOutputPayload;
+  stream?: string;
+  seq?: number;
+};
+
 export type MessageChunkPayload = {
   conversationId: string;
   messageId: string;
@@ -354,9 +382,9 @@ export type ClientFrame = PingFrame | SubscribeFrame | UnsubscribeFrame | Resume
 export type ControlFrame = HelloFrame | AckFrame | RpcResultFrame | PongFrame | ErrorFrame | ResyncRequiredFrame | SkippedFrame;
 
 /** Events; those on a stream carry stream and seq. */
-export type EventFrame = ConnectionsChangedEvent | ConversationUpdateEvent | DashboardUpdateEvent | DocumentDeletedEvent | DocumentStatusUpdateEvent | MessageChunkEvent | MessageEndEvent | NotificationEvent | NotificationsReadEvent | PresenceDiffEvent | PresenceStateEvent | RagProgressEvent;
+export type EventFrame = ConnectionsChangedEvent | ConversationUpdateEvent | DashboardUpdateEvent | DocumentDeletedEvent | DocumentStatusUpdateEvent | McpInstallEvent | McpInstallOutputEvent | MessageChunkEvent | MessageEndEvent | NotificationEvent | NotificationsReadEvent | PresenceDiffEvent | PresenceStateEvent | RagProgressEvent;
 
 /** Every frame the server sends. */
 export type ServerFrame = ControlFrame | EventFrame;
 
-export const EVENT_TYPES = ["connections_changed", "conversation_update", "dashboard_update", "document_deleted", "document_status_update", "message_chunk", "message_end", "notification", "notifications_read", "presence_diff", "presence_state", "rag_progress"] as const;
+export const EVENT_TYPES = ["connections_changed", "conversation_update", "dashboard_update", "document_deleted", "document_status_update", "mcp_install", "mcp_install_output", "message_chunk", "message_end", "notification", "notifications_read", "presence_diff", "presence_state", "rag_progress"] as const;

@@ -1,3 +1,4 @@
+import { Link } from "react-router";
 import { AnnounceForm } from "../components/Admin/AnnounceForm";
 import { ConnectionsTable } from "../components/Admin/ConnectionsTable";
 import { Dashboard } from "../components/Admin/Dashboard";
@@ -10,6 +11,9 @@ export function AdminPage() {
   return (
     <section aria-labelledby="admin-title" className="admin">
       <h1 id="admin-title">Admin</h1>
+      <p>
+        <Link to="/admin/mcp">MCP servers</Link>: install MCP servers on remote hosts over SSH.
+      </p>
       <h2>Dashboard</h2>
       <Dashboard />
       <h2>Who is online</h2>

@@ -17,6 +17,9 @@ from productdemo.realtime.publisher import Publisher
 from productdemo.services.chat.service import ChatService
 from productdemo.services.documents.search import DocumentSearch
 from productdemo.services.documents.service import DocumentService
+from productdemo.services.mcp.audit import AuditLog
+from productdemo.services.mcp.hosts import HostService
+from productdemo.services.mcp.installs import InstallService
 from productdemo.services.notifications.service import NotificationService
 from productdemo.services.users.service import UserService
 from productdemo.services.users.sessions import SessionRecord, SessionStore
@@ -39,6 +42,9 @@ class Services:
     documents: DocumentService
     search: DocumentSearch
     chat: ChatService
+    mcp_hosts: HostService
+    mcp_installs: InstallService
+    mcp_audit: AuditLog
 
 
 def get_services(request: Request) -> Services:

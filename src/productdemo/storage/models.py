@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -196,3 +197,86 @@ class Message(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class McpHost(Base):
+    """A remote host MCP servers are installed on. Credentials are encrypted (services/mcp/vault.py)."""
+
+    __tablename__ = "mcp_hosts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    hostname: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    username: Mapped[str] = mapped_column(String(64))
+    private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    password: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # The key the last scan saw (OpenSSH public key line), and the one the admin pinned.
+    scanned_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    host_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class McpInstall(Base):
+    """One run of a catalogue entry's install command on a host (or a verify-only run)."""
+
+    __tablename__ = "mcp_installs"
+    # At most one install of a server on a host at a time (queued or running; migration 0007).
+    __table_args__ = (
+        Index(
+            "ux_mcp_installs_active_pair",
+            "host_id",
+            "server_id",
+            unique=True,
+            sqlite_where=text("state IN ('queued', 'connecting', 'running', 'verifying')"),
+            postgresql_where=text("state IN ('queued', 'connecting', 'running', 'verifying')"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    host_id: Mapped[str] = mapped_column(ForeignKey("mcp_hosts.id", ondelete="CASCADE"), index=True)
+    server_id: Mapped[str] = mapped_column(String(16))
+    server_name: Mapped[str] = mapped_column(String(200))
+    command: Mapped[str] = mapped_column(Text)
+    launch_command: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    verify_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    exit_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    message: Mapped[str] = mapped_column(String(500), default="")
+    tools: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    log_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class McpLogChunk(Base):
+    """A stored piece of an install's output; ``offset`` is its byte position in the whole log."""
+
+    __tablename__ = "mcp_log_chunks"
+    __table_args__ = (Index("ix_mcp_log_chunks_install_id", "install_id", "offset"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    install_id: Mapped[str] = mapped_column(ForeignKey("mcp_installs.id", ondelete="CASCADE"))
+    offset: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(Integer)
+    stream: Mapped[str] = mapped_column(String(8))
+    data: Mapped[str] = mapped_column(Text)
+
+
+class McpAudit(Base):
+    """Who did what to which host, when, and how it ended. Append-only."""
+
+    __tablename__ = "mcp_audit"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    username: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    host: Mapped[str] = mapped_column(String(400))
+    server_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    command: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result: Mapped[str] = mapped_column(String(500))

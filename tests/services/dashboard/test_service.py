@@ -46,6 +46,8 @@ async def test_dashboard_counts_the_sockets_and_events_of_the_test(start_server:
         assert frame["payload"]["shared"]["documents"] == {"queued": 0, "processing": 0, "failedLastHour": 0}
         assert frame["payload"]["figures"]["broker"] == {"up": 1, "lagMs": 0}
         assert set(frame["payload"]["shared"]["presence"]) == {"online", "active"}
+        assert frame["payload"]["shared"]["mcp"] == {"queued": 0, "running": 0}
+        assert frame["payload"]["figures"]["chat"] == {"streaming": 0}
         for sock in sockets:
             await sock.close()
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from productdemo.realtime.metrics import RealtimeMetrics
 from productdemo.services.dashboard.service import Source
-from productdemo.storage.models import Document
+from productdemo.storage.models import Document, McpInstall
 
 
 def connections_source(
@@ -67,5 +67,32 @@ def documents_source(db: async_sessionmaker[AsyncSession]) -> Source:
             "processing": counts.get("processing", 0.0),
             "failedLastHour": float(failed or 0),
         }
+
+    return read
+
+
+def chat_source(streaming: Callable[[], int]) -> Source:
+    """Answers this instance is writing now."""
+
+    async def read() -> dict[str, float]:
+        return {"streaming": float(streaming())}
+
+    return read
+
+
+def mcp_source(db: async_sessionmaker[AsyncSession]) -> Source:
+    """MCP installs waiting and running, on any instance (shared database)."""
+
+    async def read() -> dict[str, float]:
+        async with db() as session:
+            rows = (
+                await session.execute(
+                    select(McpInstall.state, func.count())
+                    .where(McpInstall.state.in_(("queued", "connecting", "running", "verifying")))
+                    .group_by(McpInstall.state)
+                )
+            ).all()
+        counts = {state: float(n) for state, n in rows}
+        return {"queued": counts.pop("queued", 0.0), "running": sum(counts.values())}
 
     return read
