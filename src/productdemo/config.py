@@ -42,6 +42,18 @@ class ServerSettings(_Section):
     port: int = Field(8000, ge=0, le=65535)
     client_dir: Path = Path("client/dist")
     instance_id: str = Field("", max_length=64)
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+    head_timeout: float = Field(10.0, gt=0)
+    max_head_size: int = Field(65_536, ge=8192)
+    max_half_open_per_address: int = Field(256, ge=1)
+    max_json_body: int = Field(65_536, ge=1024)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerSettings:
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("tls_certfile and tls_keyfile must be set together")
+        return self
 
 
 class StorageSettings(_Section):
@@ -106,6 +118,10 @@ class RealtimeSettings(_Section):
     history_size: int = Field(1000, ge=0)
     history_ttl: float = Field(600.0, ge=0)
     debug_frames: bool = False
+    max_fragments: int = Field(64, ge=1)
+    fragment_timeout: float = Field(10.0, gt=0)
+    max_sockets_per_user: int = Field(50, ge=1)
+    max_sockets_per_address: int = Field(10_000, ge=1)
 
 
 class BrokerSettings(_Section):
@@ -228,6 +244,15 @@ class McpSettings(_Section):
         return rest
 
 
+class RetrievalSettings(_Section):
+    model: Literal["minilm", "hashing"] = "minilm"
+    embed_workers: int = Field(1, ge=1, le=16)
+    embed_threads: int = Field(1, ge=1, le=16)
+    batch_size: int = Field(16, ge=1, le=256)
+    candidates: int = Field(50, ge=1, le=1000)
+    fusion: Literal["relative", "rrf"] = "relative"
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -245,6 +270,7 @@ class Config(_Section):
     notifications: NotificationSettings = NotificationSettings()
     llm: LlmSettings = LlmSettings()
     mcp: McpSettings = McpSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @property

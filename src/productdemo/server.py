@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import uvicorn
 
 from productdemo.config import Config
+from productdemo.realtime.peer import FrameLimits
 from productdemo.realtime.transport import DirectWebSocketProtocol
+from productdemo.request_head import GuardedHttpProtocol, HeadGuard, HeadLimits
 
 
 def uvicorn_config(app: Any, config: Config, **overrides: Any) -> uvicorn.Config:
-    """uvicorn serving ``app`` with ProductDemo's WebSocket protocol and realtime limits.
+    """uvicorn serving ``app`` with ProductDemo's protocols, limits and (if configured) TLS.
 
-    The protocol class is what lets the hub write frames straight to each socket
-    (``realtime/transport.py``); frame size and heartbeat come from ``[realtime]``.
+    The WebSocket protocol class is what lets the hub write frames straight to each
+    socket (``realtime/transport.py``); frame size and heartbeat come from ``[realtime]``.
+    Both protocols share one :class:`HeadGuard`, which bounds unfinished request heads
+    and upgrades per client address (``request_head.py``).
     """
     rt = config.realtime
+    srv = config.server
+    guard = HeadGuard(HeadLimits(srv.head_timeout, srv.max_head_size, srv.max_half_open_per_address))
+    frame_limits = FrameLimits(rt.max_fragments, rt.fragment_timeout)
     settings: dict[str, Any] = {
-        "host": config.server.host,
-        "port": config.server.port,
+        "host": srv.host,
+        "port": srv.port,
         "loop": "uvloop",
-        "http": "httptools",
-        "ws": DirectWebSocketProtocol,
+        # uvicorn calls these with (config=, server_state=, app_state=), as it would the classes.
+        "http": partial(GuardedHttpProtocol, guard=guard),
+        "ws": partial(DirectWebSocketProtocol, guard=guard, frame_limits=frame_limits),
         "ws_max_size": rt.max_message_size,
         "ws_ping_interval": rt.heartbeat_interval,
         "ws_ping_timeout": rt.heartbeat_interval,
@@ -33,5 +42,8 @@ def uvicorn_config(app: Any, config: Config, **overrides: Any) -> uvicorn.Config
         "backlog": 4096,
         "timeout_graceful_shutdown": 5,
     }
+    if srv.tls_certfile is not None and srv.tls_keyfile is not None:
+        settings["ssl_certfile"] = str(srv.tls_certfile)
+        settings["ssl_keyfile"] = str(srv.tls_keyfile)
     settings.update(overrides)
     return uvicorn.Config(app, **settings)

@@ -117,6 +117,14 @@ async def test_broadcast_to_an_unknown_user_is_404(server: LiveServer) -> None:
     assert response.json() == {"detail": "no user 999999", "code": "not_found"}
 
 
+async def test_broadcast_to_a_user_id_past_64_bits_is_400(server: LiveServer) -> None:
+    """A user id no database can hold is bad input (400), not a server error (found by schemathesis)."""
+    _, admin_cookie = await _admin(server)
+    response = await _broadcast(server, admin_cookie, {"message": "hello", "userId": 2**70})
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_request"
+
+
 @pytest.mark.parametrize(
     ("message", "detail"),
     [

@@ -6,7 +6,7 @@ import httpx
 
 from tests.support import PASSWORD, LiveServer
 
-REFUSED = {"detail": "cross-site request refused: origin not allowed"}
+REFUSED = {"detail": "cross-site request refused: origin not allowed", "code": "forbidden"}
 
 
 def _bare(server: LiveServer, **headers: str) -> httpx.AsyncClient:

@@ -38,8 +38,8 @@ async def _all_statuses(
 
 
 async def test_pdf_is_processed_with_a_complete_ordered_event_sequence(server: LiveServer) -> None:
-    """A multi-page PDF goes queued -> extracting -> chunking -> indexing -> completed, live, with
-    progress that never goes backwards, and then the REST snapshot agrees."""
+    """A multi-page PDF goes queued -> extracting -> chunking -> embedding -> indexing -> completed,
+    live, with progress that never goes backwards, and then the REST snapshot agrees."""
     _, cookie = await server.user_session()
     data = sample_files.pdf([f"Page {n} talks about lighthouses and harbours." for n in range(1, 6)])
     async with server.connect(cookie) as ws:
@@ -55,6 +55,7 @@ async def test_pdf_is_processed_with_a_complete_ordered_event_sequence(server: L
         "queued",
         "extracting",
         "chunking",
+        "embedding",
         "indexing",
         "completed",
     ]
@@ -67,6 +68,7 @@ async def test_pdf_is_processed_with_a_complete_ordered_event_sequence(server: L
         "progress": 100,
         "message": events[-1]["message"],
         "error": None,
+        "restarted": False,
     }
     async with server.client(cookies={"connect.sid": cookie}) as http:
         snapshot = (await http.get(f"/api/documents/{doc['id']}")).json()

@@ -101,6 +101,7 @@ async def test_mark_read_reaches_every_tab_of_the_user(server: LiveServer) -> No
         ({}, 'send either "ids" or "all": true'),
         ({"ids": [1], "all": True}, 'send either "ids" or "all": true'),
         ({"ids": [0]}, "ids.0: Input should be greater than or equal to 1"),
+        ({"ids": [2**64]}, "ids.0: Input should be less than or equal to 9223372036854775807"),
     ],
 )
 async def test_bad_read_requests_are_refused(server: LiveServer, body: object, detail: str) -> None:

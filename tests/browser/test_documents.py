@@ -245,6 +245,35 @@ async def test_search_highlights_matches_and_keeps_markup_literal(
     await screenshot(page, "documents-search")
 
 
+async def test_search_by_meaning_says_why_each_hit_matched(tmp_path: Path, new_context: NewContext) -> None:
+    """With the real model, a query sharing no word finds the passage and says it matched by meaning."""
+    live = LiveServer(client_config(tmp_path, retrieval={"model": "minilm"}))
+    await live.start()
+    try:
+        _, name = await live.create_user()
+        page = await (await new_context()).new_page()
+        await sign_in(page, live, name)
+        body = "# Vehicles\n\nThe automobile needs new tyres before the winter trip.\n"
+        [document] = await upload(page, file_payload("garage.md", "text/markdown", body.encode()))
+        await expect(document_row(page, document["id"])).to_have_attribute("data-status", "completed")
+
+        await page.get_by_test_id("search-input").fill("car maintenance")
+        result = page.get_by_test_id("search-results").get_by_test_id("search-result")
+        await expect(result.first).to_have_attribute("data-document-id", document["id"])
+        await expect(result.first.get_by_test_id("search-match")).to_have_text("matched meaning")
+        await page.get_by_test_id("search-mode").select_option("lexical")
+        await expect(page.get_by_test_id("search-results")).to_contain_text("Nothing matches")
+        await page.get_by_test_id("search-input").fill("automobile tyres")
+        await page.get_by_test_id("search-mode").select_option("hybrid")
+        await expect(result.first.get_by_test_id("search-match")).to_have_text("matched words and meaning")
+        await expect(result.first.get_by_test_id("search-snippet").locator("mark")).to_have_text(
+            ["automobile", "tyres"]
+        )
+        await screenshot(page, "documents-search-meaning")
+    finally:
+        await live.stop()
+
+
 async def test_two_tabs_see_an_upload_complete(live: LiveServer, new_context: NewContext) -> None:
     """Two tabs of one user both see a document uploaded in one of them reach completed, without reload."""
     _, name = await live.create_user()

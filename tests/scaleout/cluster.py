@@ -119,6 +119,8 @@ class Cluster:
             PRODUCTDEMO_SERVER_CLIENT_DIR=str(self.root / "no-client"),
             PRODUCTDEMO_DOCUMENTS_LEASE_SECONDS="2",
             PRODUCTDEMO_DOCUMENTS_POLL_INTERVAL="0.2",
+            # The deterministic embedder: these tests are about instances, not meaning.
+            PRODUCTDEMO_RETRIEVAL_MODEL="hashing",
         )
         env.update(extra)
         return env

@@ -139,7 +139,9 @@ async def test_two_instances_process_each_document_exactly_once(
         listed = {d["id"]: d for d in (await http.get("/api/documents")).json()["documents"]}
         for word, doc_id in zip(WORDS, ids, strict=True):
             assert (listed[doc_id]["status"], listed[doc_id]["chunkCount"]) == ("completed", 30)
-            hits = (await http.get("/api/documents/search", params={"q": word})).json()["results"]
+            hits = (await http.get("/api/documents/search", params={"q": word, "mode": "lexical"})).json()[
+                "results"
+            ]
             assert [(h["documentId"], h["chunkIndex"]) for h in hits] == [(doc_id, 0)], hits
     counts = await chunk_counts(db)
     assert {doc_id: counts[doc_id] for doc_id in ids} == dict.fromkeys(ids, (30, 30))

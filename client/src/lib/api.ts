@@ -187,7 +187,15 @@ export interface SearchResult {
   /** `[start, end)` character offsets into `snippet` of the matched terms. */
   highlights: Array<[number, number]>;
   score: number;
+  /** Why it matched: shared words, close meaning (embeddings), or both. */
+  matched: SearchMatch;
 }
+
+/** How `GET /api/documents/search` ranks: BM25 over words, embeddings, or both fused. */
+export type SearchMode = "hybrid" | "lexical" | "semantic";
+
+/** Why a passage matched a search. */
+export type SearchMatch = "words" | "meaning" | "both";
 
 /** `GET /api/documents/search`. */
 export interface SearchResults {
@@ -218,11 +226,15 @@ export function documentFileUrl(id: string): string {
   return `/api/documents/${encodeURIComponent(id)}/file`;
 }
 
-/** `GET /api/documents/search?q=...`: passages of the user's documents, best first. */
-export async function searchDocuments(query: string, signal?: AbortSignal): Promise<SearchResult[]> {
+/** `GET /api/documents/search?q=...&mode=...`: passages of the user's documents, best first. */
+export async function searchDocuments(
+  query: string,
+  signal?: AbortSignal,
+  mode: SearchMode = "hybrid",
+): Promise<SearchResult[]> {
   const data = await call<SearchResults>(
     "GET",
-    `/api/documents/search?q=${encodeURIComponent(query)}`,
+    `/api/documents/search?q=${encodeURIComponent(query)}&mode=${mode}`,
     undefined,
     signal,
   );

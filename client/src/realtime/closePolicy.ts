@@ -27,6 +27,7 @@ export type ClosePolicy =
 export const CLOSE_POLICY: Readonly<Record<number, ClosePolicy>> = {
   [CloseCode.GoingAway]: { action: "reconnect", floorMs: 0, why: "server going away" },
   [BrowserCloseCode.Abnormal]: { action: "reconnect", floorMs: 0, why: "connection lost" },
+  [CloseCode.InvalidData]: { action: "stop", state: "idle", why: "stopped by the server (text that is not UTF-8)" },
   [CloseCode.PolicyViolation]: { action: "stop", state: "idle", why: "stopped by the server (policy violation)" },
   [CloseCode.MessageTooBig]: { action: "reconnect", floorMs: 0, why: "message too big" },
   [CloseCode.TryAgainLater]: { action: "reconnect", floorMs: 2_000, why: "server busy: try again later" },

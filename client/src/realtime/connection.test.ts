@@ -142,6 +142,7 @@ describe("close-code policy", () => {
     [1009, "reconnecting"],
     [4408, "reconnecting"],
     [4429, "reconnecting"],
+    [1007, "idle"],
     [1008, "idle"],
     [4401, "closed_auth"],
     [4403, "closed_forbidden"],

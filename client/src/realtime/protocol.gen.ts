@@ -6,6 +6,7 @@ export const PROTOCOL_VERSION = 1;
 /** WebSocket close codes used by the server (see docs/websocket-protocol.md). */
 export const CloseCode = {
   GoingAway: 1001,
+  InvalidData: 1007,
   PolicyViolation: 1008,
   MessageTooBig: 1009,
   TryAgainLater: 1013,
@@ -208,10 +209,11 @@ export type DocumentDeletedEvent = {
 export type DocumentStatusUpdatePayload = {
   documentId: string;
   status: "queued" | "processing" | "completed" | "failed";
-  stage: "queued" | "extracting" | "chunking" | "indexing" | "completed" | "failed";
+  stage: "queued" | "extracting" | "chunking" | "embedding" | "indexing" | "completed" | "failed";
   progress: number;
   message: string;
   error?: string | null;
+  restarted?: boolean;
 };
 
 export type DocumentStatusUpdateEvent = {

@@ -335,7 +335,7 @@ describe("DocumentsPage search", () => {
   it("shows each result's file, place and snippet, with <mark> for the highlights and markup kept as text", async () => {
     const calls = fakeServer({
       "GET /api/documents": () => json({ documents: [] }),
-      "GET /api/documents/search?q=quick%20fox": () =>
+      "GET /api/documents/search?q=quick%20fox&mode=hybrid": () =>
         json({
           results: [
             {
@@ -350,6 +350,7 @@ describe("DocumentsPage search", () => {
                 [23, 26],
               ],
               score: 1.5,
+              matched: "both",
             },
             {
               documentId: "d_2",
@@ -360,6 +361,7 @@ describe("DocumentsPage search", () => {
               snippet: "a quick note",
               highlights: [[2, 7]],
               score: 0.5,
+              matched: "words",
             },
           ],
         }),
@@ -370,7 +372,7 @@ describe("DocumentsPage search", () => {
     fireEvent.change(input, { target: { value: "quick fox" } });
     await act(async () => fireEvent.submit(input));
     const results = await screen.findByTestId("search-results");
-    expect(calls).toContain("GET /api/documents/search?q=quick%20fox");
+    expect(calls).toContain("GET /api/documents/search?q=quick%20fox&mode=hybrid");
     const items = within(results).getAllByTestId("search-result");
     expect(items).toHaveLength(2);
     expect(items[0]).toHaveTextContent("animals.pdf");
@@ -381,6 +383,43 @@ describe("DocumentsPage search", () => {
     expect(Array.from(snippet.querySelectorAll("mark")).map((m) => m.textContent)).toEqual(["quick", "fox"]);
     expect(items[1]).toHaveTextContent("notes.md");
     expect(Array.from(items[1].querySelectorAll("mark")).map((m) => m.textContent)).toEqual(["quick"]);
+    expect(within(items[0]).getByTestId("search-match")).toHaveTextContent("matched words and meaning");
+    expect(within(items[1]).getByTestId("search-match")).toHaveTextContent("matched words");
+  });
+
+  it("searches again by meaning only when the mode changes, and says a hit matched by meaning", async () => {
+    const calls = fakeServer({
+      "GET /api/documents": () => json({ documents: [] }),
+      "GET /api/documents/search?q=car&mode=hybrid": () => json({ results: [] }),
+      "GET /api/documents/search?q=car&mode=semantic": () =>
+        json({
+          results: [
+            {
+              documentId: "d_1",
+              filename: "garage.md",
+              chunkIndex: 0,
+              page: null,
+              section: "Vehicles",
+              snippet: "The automobile needs new tyres.",
+              highlights: [],
+              score: 0.61,
+              matched: "meaning",
+            },
+          ],
+        }),
+    });
+    await renderPage();
+    const input = screen.getByRole("searchbox", { name: "Search documents" });
+    fireEvent.change(input, { target: { value: "car" } });
+    await act(async () => fireEvent.submit(input));
+    expect(await screen.findByText("Nothing matches “car”.")).toBeInTheDocument();
+    await act(async () =>
+      fireEvent.change(screen.getByRole("combobox", { name: "Search mode" }), { target: { value: "semantic" } }),
+    );
+    const item = await screen.findByTestId("search-result");
+    expect(calls).toContain("GET /api/documents/search?q=car&mode=semantic");
+    expect(within(item).getByTestId("search-match")).toHaveTextContent("matched meaning");
+    expect(item.querySelectorAll("mark")).toHaveLength(0);
   });
 });
 

@@ -6,8 +6,9 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import Field
 
 from productdemo.api.deps import CurrentSession, ServicesDep, set_session_cookie
+from productdemo.api.errors import error_responses
+from productdemo.cookies import COOKIE_NAME
 from productdemo.errors import Unauthorized
-from productdemo.realtime.endpoint import COOKIE_NAME
 from productdemo.realtime.protocol import CamelModel, CloseCode, UserPublic
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -26,7 +27,7 @@ def _client_key(request: Request) -> str:
     return "ip:" + (request.client.host if request.client else "unknown")
 
 
-@router.post("/login")
+@router.post("/login", responses=error_responses(401, 429))
 async def login(
     body: LoginRequest, request: Request, response: Response, services: ServicesDep
 ) -> UserEnvelope:

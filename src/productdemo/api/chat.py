@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import Field
 
 from productdemo.api.deps import CurrentSession, ServicesDep
+from productdemo.api.errors import error_responses
 from productdemo.realtime.protocol import CamelModel
 from productdemo.services.chat.public import ConversationPublic, MessagePublic
 
@@ -89,7 +90,9 @@ async def delete(conversation_id: str, session: CurrentSession, services: Servic
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{conversation_id}/messages", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{conversation_id}/messages", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(409)
+)
 async def ask(
     conversation_id: str, body: MessageCreate, session: CurrentSession, services: ServicesDep
 ) -> Asked:
@@ -98,7 +101,11 @@ async def ask(
     return Asked(message=asked, answer=answer)
 
 
-@router.post("/{conversation_id}/messages/{message_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{conversation_id}/messages/{message_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(409),
+)
 async def cancel(
     conversation_id: str, message_id: str, session: CurrentSession, services: ServicesDep
 ) -> Stopping:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.routing import iter_route_contexts
+from starlette.routing import compile_path
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +29,12 @@ def client_router(client_dir: Path) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/{path:path}")
-    async def spa(path: str) -> Response:
+    async def spa(path: str, request: Request) -> Response:
         if path.startswith(("api/", "ws", "metrics")):
+            # Reached for a GET on a path another route serves with other methods only.
+            allowed = _methods_of(request, spa)
+            if allowed:
+                raise HTTPException(status_code=405, headers={"Allow": ", ".join(sorted(allowed))})
             raise HTTPException(status_code=404)
         if path:
             candidate = (root / path).resolve()
@@ -37,3 +45,14 @@ def client_router(client_dir: Path) -> APIRouter:
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
     return router
+
+
+def _methods_of(request: Request, spa: Callable[..., Any]) -> set[str]:
+    """The methods the app's other routes accept at this request's path."""
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        if context.endpoint is spa or context.path_format is None:
+            continue
+        if compile_path(context.path_format)[0].match(request.url.path):
+            methods |= context.methods or set()
+    return methods

@@ -12,8 +12,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from productdemo.cookies import AmbiguousCookie, session_token
 from productdemo.origins import OriginPolicy
-from productdemo.realtime.endpoint import COOKIE_NAME, read_cookie
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -36,12 +36,18 @@ class CrossSiteGuard:
         elif (referer := _text(headers.get(b"referer"))) is not None:
             allowed = self.policy.allows_referer(referer, host, scheme)
         else:
-            cookie = _text(headers.get(b"cookie"))
-            allowed = not (cookie and read_cookie(cookie, COOKIE_NAME))
+            allowed = not _has_session_cookie(scope)
         if allowed:
             await self.app(scope, receive, send)
             return
         await _forbidden(send)
+
+
+def _has_session_cookie(scope: Scope) -> bool:
+    try:
+        return session_token(scope["headers"]) is not None
+    except AmbiguousCookie:
+        return True
 
 
 def _text(value: bytes | None) -> str | None:
@@ -49,7 +55,7 @@ def _text(value: bytes | None) -> str | None:
 
 
 async def _forbidden(send: Send) -> None:
-    body = b'{"detail":"cross-site request refused: origin not allowed"}'
+    body = b'{"detail":"cross-site request refused: origin not allowed","code":"forbidden"}'
     start: dict[str, Any] = {
         "type": "http.response.start",
         "status": 403,

@@ -9,9 +9,9 @@ from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from productdemo.config import Config
+from productdemo.cookies import COOKIE_NAME, session_token
 from productdemo.errors import Forbidden, Unauthorized
 from productdemo.realtime.broker import Broker
-from productdemo.realtime.endpoint import COOKIE_NAME
 from productdemo.realtime.hub import Hub
 from productdemo.realtime.publisher import Publisher
 from productdemo.services.chat.service import ChatService
@@ -71,8 +71,8 @@ def set_session_cookie(response: Response, request: Request, config: Config, val
 
 
 async def get_current_session(request: Request, response: Response, services: ServicesDep) -> SessionRecord:
-    """The session the cookie names (and slide its expiry), or 401."""
-    token = request.cookies.get(COOKIE_NAME)
+    """The session the cookie names (and slide its expiry), or 401 (400 for an ambiguous cookie)."""
+    token = session_token(request.scope["headers"])
     record = await services.sessions.lookup(token) if token else None
     if record is None or token is None:
         raise Unauthorized("sign in first")

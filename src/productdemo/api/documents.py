@@ -3,20 +3,36 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Query, Request, UploadFile, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import Response
+from starlette.datastructures import UploadFile
 
 from productdemo.api.deps import CurrentSession, ServicesDep
-from productdemo.errors import TooLarge
+from productdemo.api.errors import error_responses
+from productdemo.errors import BadRequest, TooLarge
 from productdemo.realtime.protocol import CamelModel
-from productdemo.services.documents.search import SearchHit
+from productdemo.services.documents.search import Mode, SearchHit
 from productdemo.services.documents.service import MAX_FILES, Upload
 from productdemo.storage.models import Document
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
+
+# The upload is parsed by hand (after the session check), so its schema is stated here.
+UPLOAD_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["files"],
+                "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+}
 
 
 class DocumentPublic(CamelModel):
@@ -47,25 +63,27 @@ class SearchResults(CamelModel):
     results: list[SearchHit]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-async def upload(
-    request: Request,
-    session: CurrentSession,
-    services: ServicesDep,
-    files: Annotated[list[UploadFile], File()],
-) -> DocumentsPublic:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={"requestBody": UPLOAD_BODY},
+    responses=error_responses(415),
+)
+async def upload(request: Request, session: CurrentSession, services: ServicesDep) -> DocumentsPublic:
     """Upload one or more documents (form field ``files``); each is processed in the background."""
+    # The session is checked (above) before the body is read; its size is capped as it
+    # streams (api/body_limit.py), so parsing spools at most the limit.
     limit = services.documents.max_size
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > limit * MAX_FILES + 1_000_000:
-        raise TooLarge(f"the upload is {declared} bytes; each file may have at most {limit} bytes")
     uploads = []
-    for part in files:
-        data = await part.read(limit + 1)
-        name = part.filename or ""
-        if len(data) > limit:
-            raise TooLarge(f"{name}: larger than the limit of {limit} bytes")
-        uploads.append(Upload(name, data))
+    async with request.form(max_files=MAX_FILES, max_fields=MAX_FILES) as form:
+        for part in form.getlist("files"):
+            if not isinstance(part, UploadFile):
+                raise BadRequest("the form field 'files' must hold files")
+            data = await part.read(limit + 1)
+            name = part.filename or ""
+            if len(data) > limit:
+                raise TooLarge(f"{name}: larger than the limit of {limit} bytes")
+            uploads.append(Upload(name, data))
     docs = await services.documents.upload(session.user_id, uploads)
     return DocumentsPublic(documents=[DocumentPublic.of(d) for d in docs])
 
@@ -79,10 +97,13 @@ async def list_documents(session: CurrentSession, services: ServicesDep) -> Docu
 
 @router.get("/search")
 async def search(
-    session: CurrentSession, services: ServicesDep, q: Annotated[str, Query(min_length=1, max_length=200)]
+    session: CurrentSession,
+    services: ServicesDep,
+    q: Annotated[str, Query(min_length=1, max_length=200)],
+    mode: Mode = "hybrid",
 ) -> SearchResults:
-    """Ranked, highlighted chunks from the caller's documents."""
-    hits = await services.search.search(session.user_id, q)
+    """Ranked, highlighted chunks from the caller's documents: by words, meaning, or both fused."""
+    hits = await services.search.search(session.user_id, q, mode)
     return SearchResults(results=hits)
 
 

@@ -19,7 +19,7 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/api/ready")
+@router.get("/api/ready", responses={503: {"description": "The database or the broker is unreachable"}})
 async def ready(services: ServicesDep) -> JSONResponse:
     """Readiness: the database and the broker are reachable, extraction works (503 otherwise)."""
     checks: dict[str, str] = {}

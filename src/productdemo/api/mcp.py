@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import Field
 
 from productdemo.api.deps import AdminSession, ServicesDep
+from productdemo.api.errors import error_responses
 from productdemo.realtime.protocol import CamelModel
 from productdemo.services.mcp.hosts import HostPublic
 from productdemo.services.mcp.installs import InstallPublic
@@ -97,7 +98,7 @@ class AuditPublic(CamelModel):
     entries: list[AuditEntryPublic]
 
 
-@router.post("/hosts", status_code=status.HTTP_201_CREATED)
+@router.post("/hosts", status_code=status.HTTP_201_CREATED, responses=error_responses(400))
 async def add_host(body: HostCreate, admin: AdminSession, services: ServicesDep) -> HostEnvelope:
     """Add a remote host; its key is sealed at rest and never returned."""
     host = await services.mcp_hosts.add(
@@ -112,20 +113,20 @@ async def list_hosts(_admin: AdminSession, services: ServicesDep) -> HostsPublic
     return HostsPublic(hosts=[HostPublic.of(h) for h in await services.mcp_hosts.all()])
 
 
-@router.delete("/hosts/{host_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/hosts/{host_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(409))
 async def delete_host(host_id: str, admin: AdminSession, services: ServicesDep) -> Response:
     """Delete a host and its install history (409 while an install runs on it)."""
     await services.mcp_hosts.delete(admin.username, host_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/hosts/{host_id}/scan")
+@router.post("/hosts/{host_id}/scan", responses=error_responses(409))
 async def scan_host(host_id: str, _admin: AdminSession, services: ServicesDep) -> ScanResult:
     """Fetch the host's key and return its SHA-256 fingerprint for confirmation."""
     return ScanResult(fingerprint=await services.mcp_hosts.scan(host_id))
 
 
-@router.post("/hosts/{host_id}/trust")
+@router.post("/hosts/{host_id}/trust", responses=error_responses(409))
 async def trust_host(
     host_id: str, body: TrustRequest, admin: AdminSession, services: ServicesDep
 ) -> HostEnvelope:
@@ -147,7 +148,7 @@ async def list_servers(_admin: AdminSession, services: ServicesDep) -> ServersPu
     )
 
 
-@router.post("/installs", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/installs", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(404, 409))
 async def start_install(body: InstallCreate, admin: AdminSession, services: ServicesDep) -> InstallEnvelope:
     """Queue an install of a catalogue entry on a host (409 if one runs for that pair)."""
     install = await services.mcp_installs.start(admin.username, admin.user_id, body.host_id, body.server_id)
@@ -196,7 +197,9 @@ async def download_log(install_id: str, _admin: AdminSession, services: Services
     )
 
 
-@router.post("/installs/{install_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/installs/{install_id}/cancel", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(409)
+)
 async def cancel_install(install_id: str, admin: AdminSession, services: ServicesDep) -> InstallEnvelope:
     """Stop an install: its remote process group gets TERM, then KILL after a grace period."""
     return InstallEnvelope(
@@ -204,7 +207,9 @@ async def cancel_install(install_id: str, admin: AdminSession, services: Service
     )
 
 
-@router.post("/installs/{install_id}/verify", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/installs/{install_id}/verify", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(409)
+)
 async def verify_install(install_id: str, admin: AdminSession, services: ServicesDep) -> InstallEnvelope:
     """Launch the installed server again and list its tools (a new, verify-only install)."""
     install = await services.mcp_installs.verify_again(admin.username, admin.user_id, install_id)

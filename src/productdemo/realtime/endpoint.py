@@ -11,17 +11,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from productdemo.cookies import AmbiguousCookie, session_token
 from productdemo.errors import DomainError
 from productdemo.origins import OriginPolicy
 from productdemo.realtime.connection import Principal
 from productdemo.realtime.hub import Hub
 from productdemo.realtime.protocol import CloseCode
+from productdemo.realtime.quota import SocketQuota
 from productdemo.realtime.router import Router
 from productdemo.realtime.transport import EXTENSION, DirectWebSocketProtocol
 
 logger = logging.getLogger(__name__)
-
-COOKIE_NAME = "connect.sid"
 
 #: authenticate(signed cookie value) -> the principal, or None for no valid session.
 Authenticate = Callable[[str], Awaitable[Principal | None]]
@@ -33,15 +33,6 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def read_cookie(header: str, name: str = COOKIE_NAME) -> str | None:
-    """The value of cookie ``name`` in a ``Cookie`` header, or None."""
-    for part in header.split(";"):
-        key, sep, value = part.strip().partition("=")
-        if sep and key == name:
-            return value.strip('"')
-    return None
-
-
 class WebSocketEndpoint:
     def __init__(
         self,
@@ -50,38 +41,57 @@ class WebSocketEndpoint:
         authenticate: Authenticate,
         on_activity: OnActivity,
         origins: OriginPolicy,
+        quota: SocketQuota,
     ) -> None:
         self.hub = hub
         self.router = router
         self.authenticate = authenticate
         self.on_activity = on_activity
         self.origins = origins
+        self.quota = quota
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
-        cookie = origin = host = None
+        origin = host = None
         for key, value in scope["headers"]:
-            if key == b"cookie":
-                cookie = value.decode("latin-1")
-            elif key == b"origin":
+            if key == b"origin":
                 origin = value.decode("latin-1")
             elif key == b"host":
                 host = value.decode("latin-1")
         client = scope.get("client")
         if not self.origins.allows(origin, host, scope.get("scheme", "ws")):
             logger.info("upgrade refused 403: origin %r not allowed (client %s)", origin, client)
-            self.hub.metrics.refused_upgrades[403] += 1
-            await _deny(send, 403, "origin not allowed")
+            await self._deny(send, 403, "origin not allowed")
             return
-        token = read_cookie(cookie) if cookie else None
+        try:
+            token = session_token(scope["headers"])
+        except AmbiguousCookie as exc:
+            logger.info("upgrade refused 400: ambiguous session cookie (client %s)", client)
+            await self._deny(send, 400, exc.message)
+            return
         principal = await self.authenticate(token) if token else None
         if principal is None:
             logger.info("upgrade refused 401: %s session (client %s)", "invalid" if token else "no", client)
-            self.hub.metrics.refused_upgrades[401] += 1
-            await _deny(send, 401, "sign in first")
+            await self._deny(send, 401, "sign in first")
             return
+        address = client[0] if client else "?"
+        refused = self.quota.acquire(principal.user_id, address)
+        if refused is not None:
+            logger.info("upgrade refused 429: user=%s address=%s: %s", principal.user_id, address, refused)
+            await self._deny(send, 429, refused)
+            return
+        try:
+            await self._serve(scope, receive, send, principal)
+        finally:
+            self.quota.release(principal.user_id, address)
+
+    async def _deny(self, send: Send, status: int, text: str) -> None:
+        self.hub.metrics.refused_upgrades[status] += 1
+        await _deny(send, status, text)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, principal: Principal) -> None:
         transport = scope["extensions"].get(EXTENSION)
         if not isinstance(transport, DirectWebSocketProtocol):
             logger.error("/ws needs uvicorn with ws=productdemo.realtime.transport.DirectWebSocketProtocol")
@@ -89,7 +99,7 @@ class WebSocketEndpoint:
             return
         await send({"type": "websocket.accept"})
         conn = self.hub.new_connection(principal, transport)
-        transport.connection = conn
+        transport.attach(conn)
         code: int | None = None
         try:
             # Inside the try: however registering fails, unregister undoes what it did.
@@ -113,7 +123,7 @@ class WebSocketEndpoint:
                     await self.router.handle_text(conn, text)
                     self.on_activity(principal)
         finally:
-            transport.connection = None
+            transport.attach(None)
             await self.hub.unregister(conn, code)
 
 

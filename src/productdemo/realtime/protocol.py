@@ -18,6 +18,7 @@ PROTOCOL_VERSION = 1
 
 class CloseCode(enum.IntEnum):
     GOING_AWAY = 1001  # server restarting or deploying: reconnect and resume
+    INVALID_DATA = 1007  # a text frame that is not UTF-8: a client bug, do not reconnect
     POLICY_VIOLATION = 1008  # the client broke a rule that reconnecting will not fix
     MESSAGE_TOO_BIG = 1009  # a client frame exceeded [realtime] max_message_size
     TRY_AGAIN_LATER = 1013  # a service the socket needs (the broker) is down: reconnect with back-off

@@ -142,6 +142,8 @@ class Router:
     def refuse_binary(self, conn: Connection) -> None:
         if conn.bucket.take():
             conn.send(error_frame("bad_request", "binary frames are not supported; send JSON text frames"))
+        elif conn.bucket.abusive:
+            conn.close(CloseCode.RATE_LIMITED, "rate limit abused")
 
     async def _ping(self, conn: Connection, frame: PingFrame) -> None:
         conn.send(

@@ -6,22 +6,46 @@ as uvicorn's ``ws`` class) exposes itself to the app in ``scope["extensions"]``,
 hub can write a frame built once per publish to every socket's transport. The protocol
 still owns the handshake, pings, incoming frames and the close handshake; the hub only
 adds data frames, and never after a close frame (see ``write``).
+
+It is also where a hostile peer is stopped before it costs anything (``docs/security.md``):
+
+- The upgrade must be answered within the head deadline and counts as one unfinished
+  head of its address (:mod:`productdemo.request_head`); a head the ``websockets`` parser
+  refuses (a line over 8 KiB) gets its 431/400 answer and a close instead of silence.
+- Nothing sent before the 101 is parsed; after it, input is parsed in slices of
+  ``INPUT_BATCH`` bytes, one slice per loop turn, so one socket's flood of tiny frames
+  never holds the loop.
+- Pings, pongs and message fragments spend the owner's rate-limit tokens like messages
+  do; a message may have at most ``max_fragments`` fragments and must end within
+  ``fragment_timeout`` seconds. A peer closed for flooding (4429) is not owed a close
+  handshake: its further input is dropped unread and it is hung up on after a second.
+- While the send buffer is full, only the newest pong waits (RFC 6455 5.5.3 allows
+  answering only the most recent ping), so a peer that pings and never reads gains no
+  memory.
+- A text message that is not UTF-8 closes with 1007 and one INFO line, not a traceback.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import logging
+from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame
 
+from productdemo.realtime.peer import FrameLimits, PongHoldingServerProtocol, SocketOwner
 from productdemo.realtime.protocol import CloseCode
+from productdemo.request_head import HeadGuard, HeadWatch, refusal
 
-if TYPE_CHECKING:
-    from websockets.http11 import Request
-
-    from productdemo.realtime.connection import Connection
+logger = logging.getLogger(__name__)
 
 EXTENSION = "productdemo.transport"
+# Bytes of client input parsed per event-loop turn (about 1,400 of the smallest frames).
+INPUT_BATCH = 8192
+# Closes for abuse: the peer's further input is dropped unread and the socket is closed
+# after this many seconds, whether or not it answers the close frame.
+ABUSE = frozenset({CloseCode.RATE_LIMITED})
+ABUSE_CLOSE_TIMEOUT = 1.0
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -35,22 +59,214 @@ def text_frame(payload: bytes) -> bytes:
 
 
 class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's sans-I/O protocol plus direct frame writes and flow-control callbacks."""
+    """uvicorn's sans-I/O protocol plus direct frame writes, flow control and input limits."""
 
-    connection: Connection | None = None
+    conn: PongHoldingServerProtocol
 
-    def handle_connect(self, event: Request) -> None:
+    def __init__(self, *args: Any, guard: HeadGuard, frame_limits: FrameLimits, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conn = PongHoldingServerProtocol(
+            extensions=self.conn.available_extensions,
+            max_size=self.config.ws_max_size,
+            logger=self.conn.logger,
+        )
+        self.guard = guard
+        self.frame_limits = frame_limits
+        self.owner: SocketOwner | None = None
+        self.handshake: HeadWatch | None = None
+        self.inbox: bytearray | None = None
+        self.held = False
+        self.pending_pong: bytes | None = None
+        self.discarding = False
+        self.fragments = 0
+        self.message_began = 0.0
+
+    @property
+    def label(self) -> str:
+        """The owner's connection id in log lines, else the peer address."""
+        return self.owner.id if self.owner is not None else f"{self.client}"
+
+    # -- the upgrade ------------------------------------------------------------------
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        address = self.client[0] if self.client else "?"
+        self.handshake = HeadWatch.start(self.guard, address, self.loop, self._handshake_expired)
+        if self.handshake is None:
+            logger.info("upgrade refused 429: too many unfinished upgrades from %s", address)
+            self.handshake_complete = self.close_sent = True
+            transport.write(refusal(429, "Too Many Requests"))
+            transport.close()
+
+    def _handshake_done(self) -> None:
+        if self.handshake is not None:
+            self.handshake.end()
+            self.handshake = None
+
+    def _handshake_expired(self) -> None:
+        self.handshake = None
+        if not self.handshake_complete and not self.transport.is_closing():
+            logger.info("upgrade from %s not answered in time; closed", self.client)
+            self.handshake_complete = self.close_sent = True
+            self.transport.close()
+
+    def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         scope: dict[str, Any] | None = getattr(self, "scope", None)
         if scope is not None:
             scope["extensions"][EXTENSION] = self
+        else:  # refused by the websockets handshake checks (bad key, version...)
+            self._handshake_done()
 
     async def send(self, message: Any) -> None:
         await super().send(message)
-        if message["type"] == "websocket.http.response.body" and not message.get("more_body", False):
+        kind = message["type"]
+        if kind == "websocket.http.response.body" and not message.get("more_body", False):
             # A refusal (401/403) is a finished exchange; uvicorn 0.54 would otherwise log
             # "ASGI callable returned without completing handshake" for each one.
             self.handshake_complete = True
+        if self.handshake_complete:
+            self._handshake_done()
+            if kind == "websocket.accept" and self.inbox is not None:
+                self.loop.call_soon(self._drain)
+
+    def attach(self, owner: SocketOwner | None) -> None:
+        """Set (or, with None, clear) who owns this socket once it is accepted."""
+        self.owner = owner
+
+    # -- input ------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self.discarding:
+            return
+        if self.inbox is not None:  # earlier input is still waiting for its turn
+            self.inbox += data
+            self._hold_reading()
+            return
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        if self.handshake_initiated and not self.handshake_complete:
+            # Frames sent before the 101 wait until the app has accepted the socket.
+            self.inbox = bytearray(data)
+            self._hold_reading()
+            return
+        super().data_received(data[:INPUT_BATCH])
+        self._answer_refused_upgrade()
+        rest = data[INPUT_BATCH:]
+        if rest and not self.transport.is_closing():
+            self.inbox = bytearray(rest)
+            self._hold_reading()
+            self.loop.call_soon(self._drain)
+
+    def _drain(self) -> None:
+        data, self.inbox = self.inbox, None
+        self.held = False
+        if self.transport.is_closing() or data is None:
+            return
+        if not self.read_paused:
+            self.transport.resume_reading()
+        self._feed(bytes(data))
+
+    def _hold_reading(self) -> None:
+        # Called again on every arrival: uvicorn's receive() may have resumed reading.
+        self.held = True
+        self.transport.pause_reading()
+
+    def _answer_refused_upgrade(self) -> None:
+        """Send the answer websockets prepared for a head it could not parse, and close."""
+        if self.handshake_initiated or self.conn.handshake_exc is None or self.transport.is_closing():
+            return
+        logger.info("upgrade from %s refused: %s", self.client, self.conn.handshake_exc)
+        answer = b"".join(self.conn.data_to_send())
+        self.transport.write(answer if answer else refusal(400, "Bad Request"))
+        self.handshake_complete = self.close_sent = True
+        self._handshake_done()
+        self.transport.close()
+
+    def _spend(self, what: str) -> bool:
+        """Take a rate-limit token for a frame that is not a whole message; False if refused."""
+        owner = self.owner
+        if owner is None:
+            return False
+        if owner.bucket.take():
+            return True
+        if owner.bucket.abusive and not self.close_sent:
+            logger.info("%s closing: %s flood", owner.id, what)
+            self.close_now(CloseCode.RATE_LIMITED, "rate limit abused")
+        return False
+
+    def handle_ping(self) -> None:
+        pongs = self.conn.pongs
+        if not pongs:  # websockets answers no ping once closing
+            return
+        pong = pongs.popleft()
+        if not self._spend("ping") or self.close_sent:
+            return
+        if self.writable.is_set():
+            self.transport.write(pong)
+        else:
+            self.pending_pong = pong
+
+    def handle_pong(self, event: Frame) -> None:
+        # Counted like any frame, but always seen: an answer to our keepalive ping must not
+        # be lost because the peer was busy sending messages just then.
+        self._spend("pong")
+        super().handle_pong(event)
+
+    def handle_text(self, event: Frame) -> None:
+        self._begin_message(event)
+        super().handle_text(event)
+
+    def handle_bytes(self, event: Frame) -> None:
+        self._begin_message(event)
+        super().handle_bytes(event)
+
+    def _begin_message(self, event: Frame) -> None:
+        self.fragments = 1
+        if not event.fin:
+            self.message_began = self.loop.time()
+            self._spend("fragment")
+
+    def handle_cont(self, event: Frame) -> None:
+        self.fragments += 1
+        limits = self.frame_limits
+        if self.fragments > limits.max_fragments:
+            self._fail(
+                CloseCode.POLICY_VIOLATION, f"a message may have at most {limits.max_fragments} fragments"
+            )
+        elif self.loop.time() - self.message_began > limits.fragment_timeout:
+            self._fail(CloseCode.POLICY_VIOLATION, "a fragmented message took too long")
+        elif event.fin or self._spend("fragment"):
+            super().handle_cont(event)
+
+    def send_receive_event_to_app(self) -> None:
+        if self.curr_msg_data_type != "text" or self.close_sent:
+            super().send_receive_event_to_app()
+            return
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            self._fail(CloseCode.INVALID_DATA, "text frames must be UTF-8")
+            return
+        self.queue.put_nowait({"type": "websocket.receive", "text": text})
+        if not self.read_paused:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def _fail(self, code: CloseCode, reason: str) -> None:
+        """Close at once for a broken rule: the rest of this peer's input is not read."""
+        self.frames = []
+        if self.close_sent:
+            return
+        logger.info("%s closing code=%d: %s", self.label, code, reason)
+        self.inbox = None
+        self.conn.fail(int(code), reason)
+        self.handle_parser_exception()
+
+    # -- output -----------------------------------------------------------------------
 
     def write(self, data: bytes) -> bool:
         """Write pre-built frames unless the close handshake has begun; True if written."""
@@ -64,13 +280,16 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def pause_writing(self) -> None:
         super().pause_writing()
-        if self.connection is not None:
-            self.connection.on_pause()
+        if self.owner is not None:
+            self.owner.on_pause()
 
     def resume_writing(self) -> None:
         super().resume_writing()
-        if self.connection is not None:
-            self.connection.on_resume()
+        pong, self.pending_pong = self.pending_pong, None
+        if pong is not None and not self.close_sent:
+            self.transport.write(pong)
+        if self.owner is not None:
+            self.owner.on_resume()
 
     def close_now(self, code: int, reason: str = "") -> None:
         """Start the close handshake without awaiting (the ASGI ``websocket.close`` path).
@@ -83,15 +302,27 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         self.conn.send_close(code, reason)
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.close_sent = True
-        if self.read_paused:
-            self.read_paused = False
+        if self.read_paused or self.held:
+            self.read_paused = self.held = False
+            self.inbox = None
             self.transport.resume_reading()
-        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
+        timeout = self.close_timeout
+        if code in ABUSE:
+            # A flooding peer is not owed a close handshake: parsing what it still sends
+            # would cost as much as the flood. Drop its input and hang up shortly.
+            self.discarding = True
+            timeout = ABUSE_CLOSE_TIMEOUT
+        self.close_timer = self.loop.call_later(timeout, self.transport.close)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._handshake_done()
+        self.inbox = None
+        super().connection_lost(exc)
 
     def shutdown(self) -> None:
         """Server shutdown: flush what is queued, then close with 1001 (uvicorn sends 1012)."""
-        if self.connection is not None and self.handshake_complete and not self.close_sent:
-            self.connection.close(CloseCode.GOING_AWAY, "server shutting down")
+        if self.owner is not None and self.handshake_complete and not self.close_sent:
+            self.owner.close(CloseCode.GOING_AWAY, "server shutting down")
             self.stop_keepalive()
             self.transport.close()
             return

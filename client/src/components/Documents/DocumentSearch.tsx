@@ -1,5 +1,5 @@
 import { type FormEvent, useEffect, useRef, useState } from "react";
-import { type SearchResult, searchDocuments } from "../../lib/api";
+import { type SearchMatch, type SearchMode, type SearchResult, searchDocuments } from "../../lib/api";
 import { HighlightedSnippet } from "./HighlightedSnippet";
 
 /** How long typing must pause before a search is sent. */
@@ -19,18 +19,33 @@ export function locationOf(result: Pick<SearchResult, "page" | "section">): stri
   return parts.join(" · ");
 }
 
+/** The choices of the mode selector, in order. */
+export const SEARCH_MODES: ReadonlyArray<{ mode: SearchMode; label: string }> = [
+  { mode: "hybrid", label: "Words and meaning" },
+  { mode: "lexical", label: "Words only" },
+  { mode: "semantic", label: "Meaning only" },
+];
+
+/** What a result's badge says about why it matched. */
+export const MATCH_LABELS: Readonly<Record<SearchMatch, string>> = {
+  words: "matched words",
+  meaning: "matched meaning",
+  both: "matched words and meaning",
+};
+
 /**
- * Full-text search over the user's documents: searches as the user types (after a short
+ * Search over the user's documents, by words, meaning or both (hybrid, the default): searches as the user types (after a short
  * pause) or at once on Enter. A newer search cancels the one in flight, so answers never
  * arrive out of order.
  */
 export function DocumentSearch() {
   const [query, setQuery] = useState("");
+  const [mode, setMode] = useState<SearchMode>("hybrid");
   const [state, setState] = useState<SearchState>({ phase: "idle" });
   const controller = useRef<AbortController | null>(null);
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
-  const run = (text: string) => {
+  const run = (text: string, how: SearchMode = mode) => {
     if (timer.current !== null) clearTimeout(timer.current);
     timer.current = null;
     controller.current?.abort();
@@ -43,7 +58,7 @@ export function DocumentSearch() {
     const current = new AbortController();
     controller.current = current;
     setState({ phase: "searching", query: trimmed });
-    searchDocuments(trimmed, current.signal).then(
+    searchDocuments(trimmed, current.signal, how).then(
       (results) => {
         if (controller.current === current) setState({ phase: "done", query: trimmed, results });
       },
@@ -58,6 +73,11 @@ export function DocumentSearch() {
     setQuery(text);
     if (timer.current !== null) clearTimeout(timer.current);
     timer.current = setTimeout(() => run(text), SEARCH_DELAY_MS);
+  };
+
+  const modeChanged = (next: SearchMode) => {
+    setMode(next);
+    run(query, next);
   };
 
   const submit = (event: FormEvent<HTMLFormElement>) => {
@@ -86,6 +106,18 @@ export function DocumentSearch() {
           value={query}
           onChange={(event) => changed(event.target.value)}
         />
+        <select
+          aria-label="Search mode"
+          data-testid="search-mode"
+          value={mode}
+          onChange={(event) => modeChanged(event.target.value as SearchMode)}
+        >
+          {SEARCH_MODES.map((choice) => (
+            <option key={choice.mode} value={choice.mode}>
+              {choice.label}
+            </option>
+          ))}
+        </select>
       </form>
       {state.phase === "searching" && (
         <p className="muted" role="status">
@@ -115,6 +147,12 @@ export function DocumentSearch() {
                   <div className="search-result__head">
                     <span className="search-result__filename">{result.filename}</span>
                     {locationOf(result) && <span className="search-result__where muted">{locationOf(result)}</span>}
+                    <span
+                      className={`search-result__match search-result__match--${result.matched}`}
+                      data-testid="search-match"
+                    >
+                      {MATCH_LABELS[result.matched]}
+                    </span>
                   </div>
                   <HighlightedSnippet snippet={result.snippet} highlights={result.highlights} />
                 </li>

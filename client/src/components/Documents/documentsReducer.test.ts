@@ -47,6 +47,28 @@ function statusOf(state: DocumentsState, id: string) {
 }
 
 describe("documentsReducer", () => {
+  it("shows a finished document processed again (restarted), then its progress", () => {
+    const finished = doc("d_1", { status: "completed", stage: "completed", progress: 100, message: "Ready" });
+    const requeued = update("d_1", { status: "queued", stage: "queued", progress: 0, message: "Queued: embedding" });
+    expect(statusOf(run(...loaded(finished), { type: "status_updated", update: requeued }), "d_1")?.status).toBe(
+      "completed",
+    );
+    const state = run(
+      ...loaded(finished),
+      { type: "status_updated", update: { ...requeued, restarted: true } },
+      {
+        type: "status_updated",
+        update: update("d_1", { stage: "embedding", progress: 70, message: "Embedded 4 of 9" }),
+      },
+    );
+    expect(statusOf(state, "d_1")).toEqual({
+      status: "processing",
+      stage: "embedding",
+      progress: 70,
+      message: "Embedded 4 of 9",
+    });
+  });
+
   it("lists the snapshot newest first", () => {
     const state = run(
       ...loaded(

@@ -4,7 +4,8 @@
  *
  * Pure, no I/O. Events are never lost between renders (each one is an action, not a
  * `lastMessage`), and a stale one cannot overwrite newer state: status only moves forward
- * (queued, processing, then completed or failed) and progress never goes backwards.
+ * (queued, processing, then completed or failed) and progress never goes backwards, except
+ * through an update marked `restarted` (a finished document processed again).
  */
 
 import type { DocumentPublic, DocumentStage, DocumentStatus } from "../../lib/api";
@@ -68,9 +69,10 @@ const STAGE_ORDER: Readonly<Record<DocumentStage, number>> = {
   queued: 0,
   extracting: 1,
   chunking: 2,
-  indexing: 3,
-  completed: 4,
-  failed: 4,
+  embedding: 3,
+  indexing: 4,
+  completed: 5,
+  failed: 5,
 };
 
 type StatusFields = Pick<DocumentPublic, "status" | "stage" | "progress">;
@@ -87,9 +89,13 @@ export function compareStatus(a: StatusFields, b: StatusFields): number {
   );
 }
 
-/** `document` with `update` applied, or `document` itself when the update is stale. */
+/**
+ * `document` with `update` applied, or `document` itself when the update is stale. A
+ * `restarted` update (a finished document processed again, e.g. re-embedded with a new model)
+ * applies although its status goes backwards; the updates after it move forward again.
+ */
 function withStatus(document: DocumentPublic, update: DocumentStatusUpdatePayload): DocumentPublic {
-  if (compareStatus(update, document) < 0) return document;
+  if (!update.restarted && compareStatus(update, document) < 0) return document;
   return {
     ...document,
     status: update.status,

@@ -9,7 +9,7 @@ from pydantic import Field
 from productdemo.realtime.events import Event
 
 Status = Literal["queued", "processing", "completed", "failed"]
-Stage = Literal["queued", "extracting", "chunking", "indexing", "completed", "failed"]
+Stage = Literal["queued", "extracting", "chunking", "embedding", "indexing", "completed", "failed"]
 
 
 class DocumentStatusUpdate(Event):
@@ -23,6 +23,9 @@ class DocumentStatusUpdate(Event):
     progress: int = Field(ge=0, le=100)
     message: str
     error: str | None = None
+    #: True when a finished document starts over (re-embedding with a new model): the one
+    #: update a client must apply although its status goes backwards.
+    restarted: bool = False
 
     def conflation_key(self) -> str:
         return f"document_status_update:{self.document_id}"

@@ -1,4 +1,4 @@
-"""Background processing: extract, chunk, index — with bounded concurrency and live progress.
+"""Background processing: extract, chunk, embed, index — with bounded concurrency and live progress.
 
 Work is claimed from the database, so several instances sharing it never process one
 document twice: each of ``concurrency`` workers claims the oldest unfinished document
@@ -13,7 +13,8 @@ Uploads on this instance wake a worker at once; others find new work every
 Extraction is CPU work and runs in a worker process (``workers.py``), so the event loop
 keeps serving sockets; the worker reports pages, which the task publishes at most every
 ``min_interval`` seconds. Deleting a document cancels its task and stops the worker at
-its next page. Chunking is quick and runs in a thread.
+its next page. Chunking is quick and runs in a thread. Embedding (``services/retrieval/``)
+runs in its own worker processes; its vectors are stored in the indexing transaction.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from productdemo.services.documents.leases import Claim, LeaseLost, Leases, rows
 from productdemo.services.documents.progress import ProgressReporter
 from productdemo.services.documents.sniff import DocumentKind
 from productdemo.services.documents.workers import ExtractionPool, PoolUnavailable, WorkerCrashed
+from productdemo.services.retrieval.stage import EmbeddingStage
 from productdemo.storage.models import Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ class DocumentProcessor:
         events: Publisher,
         files: FileStore,
         extraction: ExtractionPool,
+        embedding: EmbeddingStage,
         concurrency: int,
         instance_id: str,
         dialect: str,
@@ -63,6 +66,7 @@ class DocumentProcessor:
         self._events = events
         self._files = files
         self.extraction = extraction
+        self._embedding = embedding
         self._concurrency = concurrency
         self.instance_id = instance_id
         self._dialect = dialect
@@ -261,7 +265,8 @@ class DocumentProcessor:
         parts = work.result()
         await reporter.stage_changed("chunking", 60, "Splitting into chunks")
         chunks = await asyncio.to_thread(chunk_parts, parts)
-        await reporter.stage_changed("indexing", 70, f"Indexing {len(chunks)} chunks")
+        vectors = await self._embedding.embed(chunks, reporter)
+        await reporter.stage_changed("indexing", 90, f"Indexing {len(chunks)} chunks")
         async with self._db() as db:
             # A previous attempt that died after indexing may have left chunks behind.
             await db.execute(delete(Chunk).where(Chunk.document_id == doc_id))
@@ -284,8 +289,9 @@ class DocumentProcessor:
                 )
                 done = start + len(batch)
                 await reporter.advanced(
-                    70 + 29 * done // len(chunks), f"Indexed {done} of {len(chunks)} chunks"
+                    90 + 9 * done // len(chunks), f"Indexed {done} of {len(chunks)} chunks"
                 )
+            await self._embedding.store(db, doc_id, doc.owner_id, vectors)
             saved = await db.execute(self._leases.guard(update_row(doc_id)).values(chunk_count=len(chunks)))
             if rows_changed(saved) != 1:
                 raise LeaseLost(doc_id)  # rolled back: the instance that holds the claim writes them

@@ -21,6 +21,7 @@ _STATUS_OF_STAGE: dict[Stage, Status] = {
     "queued": "queued",
     "extracting": "processing",
     "chunking": "processing",
+    "embedding": "processing",
     "indexing": "processing",
     "completed": "completed",
     "failed": "failed",

@@ -7,6 +7,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 MAX_FILES = 20
 MAX_NAME = 255
 UPLOAD_ATTEMPTS = 3
+MAX_SUFFIX = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,15 @@ def _clean_name(filename: str) -> str:
     name = "".join(ch for ch in name if ch.isprintable()).strip()
     if not name:
         raise BadRequest("a file has no name")
-    return name[:MAX_NAME]
+    if not name.strip("."):
+        raise BadRequest(f"{name!r} is not a file name")
+    if len(name) <= MAX_NAME:
+        return name
+    # Shorten the stem, not the extension: the type check and the download both need it.
+    suffix = PurePosixPath(name).suffix
+    if len(suffix) > MAX_SUFFIX:
+        suffix = ""
+    return name[: MAX_NAME - len(suffix)] + suffix
 
 
 class DocumentService:

@@ -68,7 +68,7 @@ class NotificationStore:
                     "message": n.message,
                     "from": n.sender,
                     "level": n.level,
-                    "createdAt": _utc(n.created_at).isoformat(timespec="milliseconds"),
+                    "createdAt": n.created_at.isoformat(timespec="milliseconds"),
                     "read": bool(is_read),
                     "link": n.link,
                 }
@@ -113,11 +113,6 @@ class NotificationStore:
                 )
                 await db.commit()
             return await _unread(db, user_id)
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def _mark(db: AsyncSession, user_id: int) -> int:

@@ -1,0 +1,35 @@
+"""The retrieval parts a server needs, built from ``[retrieval]``: one place for app.py to call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from productdemo.config import RetrievalSettings
+from productdemo.services.retrieval.embedder import shape_of
+from productdemo.services.retrieval.fusion import Fusion
+from productdemo.services.retrieval.pool import EmbeddingPool
+from productdemo.services.retrieval.semantic import SemanticSearch
+from productdemo.services.retrieval.stage import EmbeddingStage
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    pool: EmbeddingPool
+    stage: EmbeddingStage
+    semantic: SemanticSearch
+    model_id: str
+    candidates: int
+    fusion: Fusion
+
+    @classmethod
+    def build(cls, settings: RetrievalSettings) -> Retrieval:
+        model_id, dim = shape_of(settings.model)
+        pool = EmbeddingPool(settings.model, settings.embed_workers, settings.embed_threads)
+        return cls(
+            pool=pool,
+            stage=EmbeddingStage(pool, model_id, dim, settings.batch_size),
+            semantic=SemanticSearch(settings.model, model_id, dim, settings.embed_threads),
+            model_id=model_id,
+            candidates=settings.candidates,
+            fusion=settings.fusion,
+        )

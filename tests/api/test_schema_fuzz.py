@@ -1,0 +1,116 @@
+"""schemathesis against the app's own OpenAPI schema, signed in: no 5xx, nothing the schema denies.
+
+The server is the real one (``productdemo serve`` in a process of its own: schemathesis
+calls are synchronous); the session is an administrator's, so every operation is
+reached. Logout is left out: it would end the session the rest of the run needs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from productdemo.app import create_app
+from tests.support import PASSWORD, make_config
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("schemathesis")
+    env = {
+        **os.environ,
+        "PRODUCTDEMO_STORAGE_DATA_DIR": str(data),
+        "PRODUCTDEMO_SECURITY_ARGON2_TIME_COST": "1",
+        "PRODUCTDEMO_SECURITY_ARGON2_MEMORY_KIB": "1024",
+        "PRODUCTDEMO_SERVER_CLIENT_DIR": str(data / "none"),
+    }
+    bin_dir = Path(sys.executable).parent
+    subprocess.run(
+        [bin_dir / "productdemo", "users", "create", "fuzzadmin", "--role", "admin", "--password-stdin"],
+        input=PASSWORD + "\n",
+        text=True,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    port = _free_port()
+    log = (data / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [bin_dir / "productdemo", "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                requests.get(f"{url}/api/health", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+        server_log = (data / "server.log").read_text()
+        assert "Traceback" not in server_log, server_log[-3000:]
+
+
+@pytest.fixture(scope="module")
+def session(live_url: str) -> requests.Session:
+    http = requests.Session()
+    http.headers["Origin"] = live_url
+    response = http.post(f"{live_url}/api/auth/login", json={"username": "fuzzadmin", "password": PASSWORD})
+    response.raise_for_status()
+    return http
+
+
+def _app_schema() -> dict[str, Any]:
+    """The schema the server serves, built from the same code without starting anything."""
+    with tempfile.TemporaryDirectory() as tmp:
+        schema: dict[str, Any] = create_app(make_config(Path(tmp))).api.openapi()
+    return schema
+
+
+schema = schemathesis.openapi.from_dict(_app_schema()).exclude(path="/api/auth/logout")
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_answers_as_its_schema_says(
+    case: schemathesis.Case[Any], session: requests.Session, live_url: str
+) -> None:
+    """Every generated request gets a documented status, in the documented shape, never a 5xx."""
+    case.call_and_validate(base_url=live_url, session=session, checks=CHECKS)
