@@ -20,6 +20,7 @@ from productdemo.api import (
     errors as api_errors,
     health,
     mcp as mcp_api,
+    notifications as notifications_api,
 )
 from productdemo.api.body_limit import MULTIPART_OVERHEAD, BodyLimit
 from productdemo.api.client import client_router
@@ -35,6 +36,7 @@ from productdemo.realtime.endpoint import WebSocketEndpoint
 from productdemo.realtime.history import MemoryHistory
 from productdemo.realtime.hub import Hub
 from productdemo.realtime.metrics import RealtimeCollector
+from productdemo.realtime.publisher import topic_stream
 from productdemo.realtime.quota import SocketQuota
 from productdemo.realtime.router import Router, register_core
 from productdemo.services.chat import access as chat_access
@@ -42,6 +44,9 @@ from productdemo.services.chat.answers import Answers
 from productdemo.services.chat.generators import create_generator
 from productdemo.services.chat.leases import Leases
 from productdemo.services.chat.service import ChatService
+from productdemo.services.dashboard import sources as dashboard_sources
+from productdemo.services.dashboard.errors import RecentErrors
+from productdemo.services.dashboard.service import Dashboard
 from productdemo.services.documents import access as documents_access
 from productdemo.services.documents.files import FileStore
 from productdemo.services.documents.processor import DocumentProcessor
@@ -54,7 +59,13 @@ from productdemo.services.mcp.hosts import HostService
 from productdemo.services.mcp.installs import InstallService
 from productdemo.services.mcp.vault import Vault
 from productdemo.services.mcp.worker import InstallWorker
+from productdemo.services.notifications.documents import DocumentOutcomes, filename_lookup
 from productdemo.services.notifications.service import NotificationService
+from productdemo.services.notifications.store import NotificationStore
+from productdemo.services.presence import rpc as presence_rpc
+from productdemo.services.presence.connections import ConnectionCounts
+from productdemo.services.presence.service import PresenceService
+from productdemo.services.presence.store import MemoryPresenceStore, PresenceStore, RedisPresenceStore
 from productdemo.services.retrieval.components import Retrieval
 from productdemo.services.retrieval.reembed import requeue_stale
 from productdemo.services.users import rpc as users_rpc
@@ -120,6 +131,20 @@ def create_app(config: Config) -> Application:
     sessions = SessionStore(db, config.secret_key(), sec.session_lifetime)
     users = UserService(db, sessions, Passwords(sec.argon2_time_cost, sec.argon2_memory_kib))
     users_rpc.register(router, sessions)
+    notifications = NotificationService(NotificationStore(db), broker, config.notifications.page_max)
+    presence_store: PresenceStore = (
+        RedisPresenceStore(config.broker.url, config.broker.prefix, config.presence.ttl)
+        if config.broker.url
+        else MemoryPresenceStore()
+    )
+    presence = PresenceService(
+        presence_store, broker, config.instance_id, config.presence.ttl, config.presence.tick
+    )
+    presence_rpc.register(router, presence)
+    hub.add_listener(presence)
+    hub.add_listener(
+        ConnectionCounts(broker, lambda topic: broker.shared or topic_stream(topic) in hub.registry.by_stream)
+    )
     follower = RevocationFollower(db, sessions, hub, revalidate_interval=sec.session_revalidate_interval)
     uploads = FileStore(db)
     docs = config.documents
@@ -127,7 +152,7 @@ def create_app(config: Config) -> Application:
     retrieval = Retrieval.build(config.retrieval)
     processor = DocumentProcessor(
         db,
-        broker,
+        DocumentOutcomes(broker, notifications, filename_lookup(db)),
         uploads,
         extraction,
         retrieval.stage,
@@ -167,7 +192,7 @@ def create_app(config: Config) -> Application:
         sessions=sessions,
         users=users,
         throttle=LoginThrottle(config.security.login_max_failures, config.security.login_window),
-        notifications=NotificationService(broker),
+        notifications=notifications,
         events=broker,
         broker=broker,
         hub=hub,
@@ -179,6 +204,18 @@ def create_app(config: Config) -> Application:
         mcp_audit=mcp_audit,
     )
 
+    recent_errors = RecentErrors()
+    dashboard = Dashboard(broker, config.instance_id, config.dashboard.interval, recent_errors)
+    dashboard.register(
+        "connections",
+        dashboard_sources.connections_source(hub.metrics, lambda: len(hub.registry), presence.local_users),
+    )
+    dashboard.register("broker", dashboard_sources.broker_source(lambda: broker.healthy, lambda: broker.lag))
+    dashboard.register("documents", dashboard_sources.documents_source(db), shared=True)
+    dashboard.register("presence", presence.figures, shared=True)
+    dashboard.register("chat", dashboard_sources.chat_source(lambda: len(answers.running())))
+    dashboard.register("mcp", dashboard_sources.mcp_source(db), shared=True)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await broker.start()
@@ -189,9 +226,15 @@ def create_app(config: Config) -> Application:
         await processor.start()
         await answers.start(single=engine.dialect.name == "sqlite")
         await mcp_worker.start()
+        await presence.start()
+        logging.getLogger("productdemo").addHandler(recent_errors)
+        await dashboard.start()
         try:
             yield
         finally:
+            await dashboard.stop()
+            logging.getLogger("productdemo").removeHandler(recent_errors)
+            await presence.stop()
             await mcp_worker.stop()
             await answers.stop()
             await processor.stop()
@@ -217,6 +260,7 @@ def create_app(config: Config) -> Application:
     api.include_router(auth.router)
     api.include_router(admin.router)
     api.include_router(documents_api.router)
+    api.include_router(notifications_api.router)
     api.include_router(chat_api.router)
     api.include_router(mcp_api.router)
     api.include_router(health.router)

@@ -161,6 +161,19 @@ class LlmSettings(_Section):
         return self.openai_api_key.get_secret_value()
 
 
+class PresenceSettings(_Section):
+    ttl: float = Field(15.0, ge=1, le=300)
+    tick: float = Field(0.25, gt=0, le=5)
+
+
+class DashboardSettings(_Section):
+    interval: float = Field(1.0, ge=0.05, le=60)
+
+
+class NotificationSettings(_Section):
+    page_max: int = Field(100, ge=1, le=1000)
+
+
 class McpCatalogueEntry(_Section):
     """One installable MCP server, from ``mcp_server_name_N``, ``mcp_terminal_command_N`` and
     ``mcp_launch_command_N``."""
@@ -252,6 +265,9 @@ class Config(_Section):
     realtime: RealtimeSettings = RealtimeSettings()
     broker: BrokerSettings = BrokerSettings()
     documents: DocumentSettings = DocumentSettings()
+    presence: PresenceSettings = PresenceSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+    notifications: NotificationSettings = NotificationSettings()
     llm: LlmSettings = LlmSettings()
     mcp: McpSettings = McpSettings()
     retrieval: RetrievalSettings = RetrievalSettings()

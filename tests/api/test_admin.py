@@ -56,12 +56,20 @@ async def test_broadcast_reaches_every_socket(server: LiveServer) -> None:
         seq = hello["payload"]["streams"]["all"]["seq"]
         response = await _broadcast(server, admin_cookie, {"message": "Deploy at 18:00\nSave your work"})
         assert response.status_code == 200
-        assert response.json() == {"sent": True}
+        note_id = response.json()["id"]
+        assert response.json() == {"sent": True, "id": note_id}
         frame = await recv_type(ws, "notification")
     _check_created_at(frame)
     assert frame == {
         "type": "notification",
-        "payload": {"message": "Deploy at 18:00\nSave your work", "from": admin_name, "level": "info"},
+        "payload": {
+            "id": note_id,
+            "kind": "announcement",
+            "message": "Deploy at 18:00\nSave your work",
+            "from": admin_name,
+            "level": "info",
+            "link": None,
+        },
         "stream": "all",
         "seq": seq + 1,
     }
@@ -79,7 +87,8 @@ async def test_broadcast_to_one_user_reaches_only_their_sockets(server: LiveServ
         await recv_type(ws3, "hello")
         seq = hello["payload"]["streams"][f"user:{user_id}"]["seq"]
         body = {"message": "Your export is ready", "userId": user_id, "level": "warning"}
-        assert (await _broadcast(server, admin_cookie, body)).status_code == 200
+        response = await _broadcast(server, admin_cookie, body)
+        assert response.status_code == 200
         frames = [await recv_type(ws1, "notification"), await recv_type(ws2, "notification")]
         with pytest.raises(TimeoutError):
             await recv_json(ws3, QUIET)
@@ -87,7 +96,14 @@ async def test_broadcast_to_one_user_reaches_only_their_sockets(server: LiveServ
         _check_created_at(frame)
         assert frame == {
             "type": "notification",
-            "payload": {"message": "Your export is ready", "from": admin_name, "level": "warning"},
+            "payload": {
+                "id": response.json()["id"],
+                "kind": "announcement",
+                "message": "Your export is ready",
+                "from": admin_name,
+                "level": "warning",
+                "link": None,
+            },
             "stream": f"user:{user_id}",
             "seq": seq + 1,
         }

@@ -82,6 +82,8 @@ async def test_connections_table_updates_live(live: LiveServer, new_context: New
     rpcs = [f for f in sockets.sockets[0].sent if f["type"] == "rpc"]
     await asyncio.sleep(1500 * MS)  # idle: a polling page would ask again
     assert [f for f in sockets.sockets[0].sent if f["type"] == "rpc"] == rpcs
-    assert {f["payload"]["method"] for f in rpcs} == {"connections.list"}
+    # connections.list on each change; presence.activity once, telling the tab's input state.
+    assert {f["payload"]["method"] for f in rpcs} == {"connections.list", "presence.activity"}
+    assert [f["payload"]["method"] for f in rpcs].count("presence.activity") == 1
     assert sockets.urls == [live.ws_url]
     assert [r.url for r in requests if "/api/admin/connections" in r.url] == []

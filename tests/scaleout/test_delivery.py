@@ -68,9 +68,17 @@ async def test_events_published_on_b_reach_a_client_on_a(nodes: Nodes, tabs: Tab
     await nodes.broadcast(b, "hello everyone")
     frame = await alice.wait_for(lambda f: f["type"] == "notification")
     created = frame["payload"].pop("createdAt")
+    note_id = frame["payload"].pop("id")
+    assert isinstance(note_id, int)
     assert frame == {
         "type": "notification",
-        "payload": {"message": "hello everyone", "from": "admin1", "level": "info"},
+        "payload": {
+            "kind": "announcement",
+            "message": "hello everyone",
+            "from": "admin1",
+            "level": "info",
+            "link": None,
+        },
         "stream": "all",
         "seq": all_seq + 1,
     }, cluster.logs()

@@ -302,3 +302,32 @@ export function uploadDocuments(
     xhr.send(body);
   });
 }
+
+/** One stored notification (`GET /api/notifications`). */
+export interface StoredNotification {
+  id: number;
+  kind: string;
+  message: string;
+  from: string;
+  level: "info" | "warning";
+  createdAt: string;
+  read: boolean;
+  link?: string | null;
+}
+
+/** A page of notifications, newest first, and how many are unread in all. */
+export interface NotificationPage {
+  notifications: StoredNotification[];
+  unread: number;
+}
+
+/** `GET /api/notifications?before=&limit=`. */
+export function fetchNotifications(before: number | null, limit = 20): Promise<NotificationPage> {
+  const query = before === null ? `?limit=${limit}` : `?before=${before}&limit=${limit}`;
+  return call<NotificationPage>("GET", `/api/notifications${query}`);
+}
+
+/** `POST /api/notifications/read`: some ids, or everything. */
+export function markNotificationsRead(ids: number[] | "all"): Promise<{ unread: number }> {
+  return call<{ unread: number }>("POST", "/api/notifications/read", ids === "all" ? { all: true } : { ids });
+}

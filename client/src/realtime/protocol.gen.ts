@@ -173,6 +173,28 @@ export type ConversationUpdateEvent = {
   seq?: number;
 };
 
+export type RecentError = {
+  /** Unix time in milliseconds. */ at: number;
+  /** The logger that reported it. */ source: string;
+  message: string;
+};
+
+export type DashboardUpdatePayload = {
+  instance: string;
+  /** Unix time in milliseconds. */ at: number;
+  /** Seconds between updates of this instance. */ interval: number;
+  /** This instance's part, by source (summed over instances for the total). */ figures: Record<string, Record<string, number>>;
+  /** Figures every instance reads from the shared database (shown once). */ shared: Record<string, Record<string, number>>;
+  errors: Array<RecentError>;
+};
+
+export type DashboardUpdateEvent = {
+  type: "dashboard_update";
+  payload: DashboardUpdatePayload;
+  stream?: string;
+  seq?: number;
+};
+
 export type DocumentDeletedPayload = {
   documentId: string;
 };
@@ -278,15 +300,63 @@ export type MessageEndEvent = {
 };
 
 export type NotificationPayload = {
+  /** The stored notification's id (GET /api/notifications). */ id: number;
+  kind?: "announcement" | "document_ready" | "document_failed";
   message: string;
   from: string;
   /** ISO 8601 time the message was sent. */ createdAt: string;
   level?: "info" | "warning";
+  /** An app path the notification is about. */ link?: string | null;
 };
 
 export type NotificationEvent = {
   type: "notification";
   payload: NotificationPayload;
+  stream?: string;
+  seq?: number;
+};
+
+export type NotificationsReadPayload = {
+  ids: Array<number>;
+  /** True when everything up to now was marked read. */ all: boolean;
+  /** How many stay unread. */ unread: number;
+};
+
+export type NotificationsReadEvent = {
+  type: "notifications_read";
+  payload: NotificationsReadPayload;
+  stream?: string;
+  seq?: number;
+};
+
+export type PresenceUser = {
+  userId: number;
+  username: string;
+  status: "active" | "idle";
+};
+
+export type PresenceDiffPayload = {
+  version: number;
+  joins: Array<PresenceUser>;
+  leaves: Array<number>;
+  updates: Array<PresenceUser>;
+};
+
+export type PresenceDiffEvent = {
+  type: "presence_diff";
+  payload: PresenceDiffPayload;
+  stream?: string;
+  seq?: number;
+};
+
+export type PresenceStatePayload = {
+  version: number;
+  users: Array<PresenceUser>;
+};
+
+export type PresenceStateEvent = {
+  type: "presence_state";
+  payload: PresenceStatePayload;
   stream?: string;
   seq?: number;
 };
@@ -314,9 +384,9 @@ export type ClientFrame = PingFrame | SubscribeFrame | UnsubscribeFrame | Resume
 export type ControlFrame = HelloFrame | AckFrame | RpcResultFrame | PongFrame | ErrorFrame | ResyncRequiredFrame | SkippedFrame;
 
 /** Events; those on a stream carry stream and seq. */
-export type EventFrame = ConnectionsChangedEvent | ConversationUpdateEvent | DocumentDeletedEvent | DocumentStatusUpdateEvent | McpInstallEvent | McpInstallOutputEvent | MessageChunkEvent | MessageEndEvent | NotificationEvent | RagProgressEvent;
+export type EventFrame = ConnectionsChangedEvent | ConversationUpdateEvent | DashboardUpdateEvent | DocumentDeletedEvent | DocumentStatusUpdateEvent | McpInstallEvent | McpInstallOutputEvent | MessageChunkEvent | MessageEndEvent | NotificationEvent | NotificationsReadEvent | PresenceDiffEvent | PresenceStateEvent | RagProgressEvent;
 
 /** Every frame the server sends. */
 export type ServerFrame = ControlFrame | EventFrame;
 
-export const EVENT_TYPES = ["connections_changed", "conversation_update", "document_deleted", "document_status_update", "mcp_install", "mcp_install_output", "message_chunk", "message_end", "notification", "rag_progress"] as const;
+export const EVENT_TYPES = ["connections_changed", "conversation_update", "dashboard_update", "document_deleted", "document_status_update", "mcp_install", "mcp_install_output", "message_chunk", "message_end", "notification", "notifications_read", "presence_diff", "presence_state", "rag_progress"] as const;

@@ -5,7 +5,7 @@ import { type StreamEvent, StreamTracker } from "./streams";
 function note(stream: string, seq: number): StreamEvent {
   return {
     type: "notification",
-    payload: { message: `m${seq}`, from: "admin", createdAt: "2024-11-26T00:00:00Z", level: "info" },
+    payload: { id: seq, message: `m${seq}`, from: "admin", createdAt: "2024-11-26T00:00:00Z", level: "info" },
     stream,
     seq,
   };

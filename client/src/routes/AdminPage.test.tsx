@@ -32,7 +32,11 @@ describe("AdminPage", () => {
     renderWithProviders(<AdminPage />);
     const socket = FakeWebSocket.last;
     act(() => socket.accept({ "user:1": { epoch: "u", seq: 0 } }));
-    expect(socket.framesOf("subscribe").map((f) => f.payload.topic)).toEqual(["admin:connections"]);
+    expect(socket.framesOf("subscribe").map((f) => f.payload.topic)).toEqual([
+      "admin:dashboard",
+      "presence:admin",
+      "admin:connections",
+    ]);
     await answerRpc(socket, 0, usersA);
     const table = screen.getByTestId("connections-table");
     expect(within(table).getAllByRole("row")).toHaveLength(2);
@@ -66,8 +70,10 @@ describe("AdminPage", () => {
     fireEvent.change(screen.getByTestId("announce-target"), { target: { value: "3" } });
     await act(async () => fireEvent.click(screen.getByTestId("announce-send")));
 
-    expect(fetchMock).toHaveBeenCalledOnce();
-    const [url, init] = fetchMock.mock.calls[0] as unknown as [string, RequestInit];
+    // The notifications list is read when the socket opens; the broadcast is the one POST.
+    const posts = (fetchMock.mock.calls as unknown as [string, RequestInit][]).filter(([, i]) => i.method === "POST");
+    expect(posts).toHaveLength(1);
+    const [url, init] = posts[0];
     expect(url).toBe("/api/admin/broadcast");
     expect(init.method).toBe("POST");
     expect(new Headers(init.headers).get("Content-Type")).toBe("application/json");

@@ -1,9 +1,11 @@
 import { Link } from "react-router";
 import { AnnounceForm } from "../components/Admin/AnnounceForm";
 import { ConnectionsTable } from "../components/Admin/ConnectionsTable";
+import { Dashboard } from "../components/Admin/Dashboard";
+import { OnlineTable } from "../components/Admin/OnlineTable";
 import { useConnectionsList } from "../components/Admin/useConnectionsList";
 
-/** `/admin`: announcements and who is connected, live. */
+/** `/admin`: the live dashboard, announcements and who is connected. */
 export function AdminPage() {
   const { data, error } = useConnectionsList();
   return (
@@ -12,6 +14,10 @@ export function AdminPage() {
       <p>
         <Link to="/admin/mcp">MCP servers</Link>: install MCP servers on remote hosts over SSH.
       </p>
+      <h2>Dashboard</h2>
+      <Dashboard />
+      <h2>Who is online</h2>
+      <OnlineTable />
       <AnnounceForm users={data?.users ?? []} />
       <h2>Who is connected</h2>
       {error && (

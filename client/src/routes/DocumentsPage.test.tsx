@@ -134,7 +134,10 @@ describe("DocumentsPage list", () => {
     expect(row).toHaveAttribute("data-status", "queued");
     expect(within(row).getByRole("progressbar")).toHaveAttribute("aria-valuenow", "0");
     expect(within(row).getByRole("link", { name: /Download/ })).toHaveAttribute("href", "/api/documents/d_b/file");
-    expect(calls).toEqual(["GET /api/documents", "GET /api/documents"]);
+    expect(calls.filter((c) => c.startsWith("GET /api/documents"))).toEqual([
+      "GET /api/documents",
+      "GET /api/documents",
+    ]);
   });
 
   it("ends a burst of 100 status updates for 10 documents, sent in one tick, with every row at its final state", async () => {

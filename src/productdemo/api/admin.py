@@ -7,8 +7,8 @@ from pydantic import Field
 
 from productdemo.api.deps import AdminSession, ServicesDep
 from productdemo.api.errors import error_responses
-from productdemo.realtime.presence import ConnectionsPublic
 from productdemo.realtime.protocol import CamelModel
+from productdemo.realtime.registry import ConnectionsPublic
 from productdemo.services.notifications.events import Level
 from productdemo.services.notifications.service import MAX_LENGTH
 
@@ -27,6 +27,7 @@ class BroadcastRequest(CamelModel):
 
 class BroadcastResult(CamelModel):
     sent: bool = True
+    id: int = Field(description="The stored notification's id.")
 
 
 @router.post("/broadcast", responses=error_responses(404))
@@ -34,8 +35,8 @@ async def broadcast(body: BroadcastRequest, admin: AdminSession, services: Servi
     """Send a notification to everyone, or to one user's sockets."""
     if body.user_id is not None:
         await services.users.get(body.user_id)
-    await services.notifications.announce(body.message, admin.username, body.user_id, body.level)
-    return BroadcastResult()
+    note = await services.notifications.announce(body.message, admin.username, body.user_id, body.level)
+    return BroadcastResult(id=note.id)
 
 
 @router.get("/connections")

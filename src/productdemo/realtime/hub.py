@@ -21,13 +21,8 @@ from productdemo.errors import DomainError
 from productdemo.realtime.broker import Broker
 from productdemo.realtime.connection import Connection, Principal, Transport
 from productdemo.realtime.history import Position
+from productdemo.realtime.lifecycle import ConnectionListener
 from productdemo.realtime.metrics import RealtimeMetrics
-from productdemo.realtime.presence import (
-    CONNECTIONS_TOPIC,
-    ConnectedUser,
-    ConnectionsChanged,
-    ConnectionsPublic,
-)
 from productdemo.realtime.protocol import (
     PROTOCOL_VERSION,
     CloseCode,
@@ -37,7 +32,7 @@ from productdemo.realtime.protocol import (
 )
 from productdemo.realtime.publisher import ALL_STREAM, topic_stream, user_stream
 from productdemo.realtime.ratelimit import TokenBucket
-from productdemo.realtime.registry import Registry
+from productdemo.realtime.registry import ConnectedUser, ConnectionsPublic, Registry
 from productdemo.realtime.transport import text_frame
 
 logger = logging.getLogger(__name__)
@@ -53,6 +48,7 @@ class Hub:
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.debug = settings.debug_frames and logger.isEnabledFor(logging.DEBUG)
+        self._listeners: list[ConnectionListener] = []
         broker.attach(self.deliver, self.on_gap)
 
     # --- delivery -------------------------------------------------------------------
@@ -112,6 +108,10 @@ class Hub:
 
     # --- lifecycle --------------------------------------------------------------------
 
+    def add_listener(self, listener: ConnectionListener) -> None:
+        """Tell ``listener`` of every socket opened and closed on this instance from now on."""
+        self._listeners.append(listener)
+
     def new_connection(self, principal: Principal, transport: Transport) -> Connection:
         s = self.settings
         bucket = TokenBucket(s.rate_limit, s.rate_burst, s.rate_abuse_threshold)
@@ -153,7 +153,8 @@ class Hub:
         }
         conn.send(orjson.dumps(hello))
         logger.info("%s connected user=%s", conn.id, p.user_id)
-        await self._announce(p)
+        for listener in self._listeners:
+            await listener.connection_opened(p, conn.id)
 
     async def unregister(self, conn: Connection, code: int | None = None) -> None:
         """Forget a socket that has gone and tell the broker which streams it left."""
@@ -164,18 +165,8 @@ class Hub:
         for stream in streams:
             await self.broker.unsubscribe(stream)
         logger.info("%s disconnected user=%s code=%s", conn.id, conn.principal.user_id, code)
-        await self._announce(conn.principal)
-
-    async def _announce(self, p: Principal) -> None:
-        if not self.broker.shared and topic_stream(CONNECTIONS_TOPIC) not in self.registry.by_stream:
-            return  # nobody here follows presence, and no other instance can
-        count = len(self.registry.by_user.get(p.user_id, ()))
-        event = ConnectionsChanged(user_id=p.user_id, username=p.username, connections=count)
-        try:
-            await self.broker.to_topic(CONNECTIONS_TOPIC, event)
-        except DomainError as exc:
-            # Presence is advisory: a broker outage must not fail a connect or disconnect.
-            logger.warning("could not announce connections of user %s: %s", p.user_id, exc)
+        for listener in self._listeners:
+            await listener.connection_closed(conn.principal, conn.id)
 
     async def _join(self, conn: Connection, stream: str) -> None:
         # The broker counts sockets per stream: one subscribe per socket that joins, one

@@ -6,6 +6,20 @@ from collections.abc import Iterable
 from typing import TypeVar
 
 from productdemo.realtime.connection import Connection
+from productdemo.realtime.protocol import CamelModel
+
+
+class ConnectedUser(CamelModel):
+    user_id: int
+    username: str
+    connections: int
+
+
+class ConnectionsPublic(CamelModel):
+    """This instance's sockets per user (the admin's ``connections.list``)."""
+
+    users: list[ConnectedUser]
+    total: int
 
 
 class Registry:

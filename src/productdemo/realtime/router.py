@@ -14,10 +14,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from productdemo.errors import DomainError, Forbidden
 from productdemo.realtime.connection import Connection, Principal
+from productdemo.realtime.events import Event
 from productdemo.realtime.history import Position
 from productdemo.realtime.hub import Hub
 from productdemo.realtime.protocol import (
@@ -57,6 +59,8 @@ class RpcContext:
 RpcHandler = Callable[[RpcContext, Any], Awaitable[Any]]
 #: authorize(principal, topic) -> allowed?
 TopicAuthorizer = Callable[[Principal, str], Awaitable[bool]]
+#: initial(principal, topic) -> the state a new subscriber starts from (sent after the ack), or None.
+TopicInitial = Callable[[Principal, str], Awaitable[Event | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,7 @@ class Router:
         self.hub = hub
         self._methods: dict[str, RpcMethod] = {}
         self._topics: dict[str, TopicAuthorizer] = {}
+        self._initial: dict[str, TopicInitial] = {}
         self._handlers: dict[str, Callable[[Connection, Any], Awaitable[None]]] = {
             "ping": self._ping,
             "subscribe": self._subscribe,
@@ -93,11 +98,18 @@ class Router:
             raise ValueError(f"RPC method {name!r} is already registered")
         self._methods[name] = RpcMethod(handler, params, admin_only)
 
-    def add_topic(self, kind: str, authorize: TopicAuthorizer) -> None:
-        """Allow topics ``<kind>:<name>``, each subscription checked by ``authorize``."""
+    def add_topic(self, kind: str, authorize: TopicAuthorizer, initial: TopicInitial | None = None) -> None:
+        """Allow topics ``<kind>:<name>``, each subscription checked by ``authorize``.
+
+        ``initial``, if given, returns the state a subscriber starts from; it is sent to
+        that socket alone right after the ack, as an event frame with the topic's stream
+        and no ``seq`` (it is not part of the stream's history).
+        """
         if kind in self._topics:
             raise ValueError(f"topic kind {kind!r} is already registered")
         self._topics[kind] = authorize
+        if initial is not None:
+            self._initial[kind] = initial
 
     # --- dispatch ---------------------------------------------------------------------
 
@@ -164,6 +176,9 @@ class Router:
                 )
             )
         )
+        initial = self._initial.get(kind)
+        if initial is not None and (state := await initial(conn.principal, topic)) is not None:
+            conn.send(state_frame(state, topic_stream(topic)))
 
     async def _unsubscribe(self, conn: Connection, frame: UnsubscribeFrame) -> None:
         topic = frame.payload.topic
@@ -201,6 +216,12 @@ class Router:
 
 
 MAX_TOPICS_PER_CONNECTION = 100
+
+
+def state_frame(event: Event, stream: str) -> bytes:
+    """An event frame for one socket only: the stream it belongs to, but no ``seq``."""
+    payload = event.model_dump(mode="json", by_alias=True)
+    return orjson.dumps({"type": event.event_type, "payload": payload, "stream": stream})
 
 
 def _code(exc: DomainError) -> ErrorCode:

@@ -113,6 +113,42 @@ class Chunk(Base):
     char_end: Mapped[int] = mapped_column(Integer)
 
 
+class StoredNotification(Base):
+    """A notification kept for later: for one user, or (``user_id`` null) for everyone, once."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    sender: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(16))
+    link: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class NotificationRead(Base):
+    """One user has read one notification (above their ``read_up_to`` mark)."""
+
+    __tablename__ = "notification_reads"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class NotificationMark(Base):
+    """Everything up to ``read_up_to`` is read for this user ("mark all read" moves it)."""
+
+    __tablename__ = "notification_marks"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    read_up_to: Mapped[int] = mapped_column(BigInteger)
+
+
 class Conversation(Base):
     """A user's chat: questions and answers drawn from that user's documents."""
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
 import pytest
@@ -11,6 +13,9 @@ from productdemo.errors import BadRequest
 from productdemo.realtime.broker import MemoryBroker
 from productdemo.realtime.history import MemoryHistory
 from productdemo.services.notifications.service import NotificationService, validate_message
+from productdemo.services.notifications.store import NotificationStore
+from productdemo.storage.database import create_engine, create_session_factory, upgrade
+from productdemo.storage.models import User
 
 Published = list[tuple[str, dict[str, object]]]
 
@@ -21,11 +26,20 @@ def published() -> Published:
 
 
 @pytest.fixture
-def notifications(published: Published) -> NotificationService:
-    """The service on the real in-process broker, with every delivered frame recorded."""
+async def notifications(published: Published, tmp_path: Path) -> AsyncIterator[NotificationService]:
+    """The service on a migrated SQLite database and the real in-process broker, with every
+    delivered frame recorded; user 7 exists."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'n.db'}"
+    await upgrade(url)
+    engine = create_engine(url)
+    db = create_session_factory(engine)
+    async with db() as session:
+        session.add(User(id=7, username="seven", password_hash="-", role="user"))
+        await session.commit()
     broker = MemoryBroker(MemoryHistory(100, 600))
     broker.attach(lambda stream, _seq, frame, _key: published.append((stream, orjson.loads(frame))))
-    return NotificationService(broker)
+    yield NotificationService(NotificationStore(db), broker)
+    await engine.dispose()
 
 
 def _refusal(message: str) -> str:
@@ -76,7 +90,14 @@ async def test_announce_to_everyone_publishes_on_the_all_stream(
     assert stream == "all"
     assert frame == {
         "type": "notification",
-        "payload": {"message": "Maintenance at 18:00", "from": "root", "level": "warning"},
+        "payload": {
+            "id": 1,
+            "kind": "announcement",
+            "message": "Maintenance at 18:00",
+            "from": "root",
+            "level": "warning",
+            "link": None,
+        },
         "stream": "all",
         "seq": 1,
     }

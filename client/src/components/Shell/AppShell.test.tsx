@@ -20,7 +20,7 @@ function renderShell(auth = fakeAuth()) {
 function notification(seq: number, message: string, level = "info") {
   return {
     type: "notification",
-    payload: { message, from: "admin", createdAt: "2024-11-26T10:00:00Z", level },
+    payload: { id: seq, message, from: "admin", createdAt: "2024-11-26T10:00:00Z", level },
     stream: "all",
     seq,
   };
@@ -116,7 +116,18 @@ describe("notifications", () => {
     const list = screen.getByTestId("notification-list");
     expect(within(list).getAllByRole("listitem")).toHaveLength(1);
     expect(list).toHaveTextContent("Maintenance at noon");
+    expect(toggle).toHaveTextContent("Notifications (1)");
+    // "Mark all read" in another tab: the server tells this one too.
+    act(() =>
+      FakeWebSocket.last.receive({
+        type: "notifications_read",
+        payload: { ids: [], all: true, unread: 0 },
+        stream: "all",
+        seq: 2,
+      }),
+    );
     expect(toggle).toHaveTextContent(/^Notifications$/);
+    expect(within(list).getByRole("listitem")).toHaveAttribute("data-read", "true");
   });
 
   it("renders markup in a message as text", () => {

@@ -7,19 +7,17 @@ import { ConnectionIndicator } from "../ConnectionIndicator/ConnectionIndicator"
 import { NotificationList } from "../Notifications/NotificationList";
 import { useNotifications } from "../Notifications/NotificationsContext";
 import { Toasts } from "../Notifications/Toasts";
+import { PresenceList } from "../Presence/PresenceList";
 
 /** The signed-in layout: navigation, user, connection, notifications, theme, sign-out. */
 export function AppShell() {
   const { user, signOut } = useAuth();
   const { theme, toggleTheme } = useTheme();
   const { state } = useConnectionStatus();
-  const { unread, markAllRead } = useNotifications();
+  const { unread } = useNotifications();
   const [showNotifications, setShowNotifications] = useState(false);
 
-  const toggleNotifications = () => {
-    setShowNotifications((open) => !open);
-    markAllRead();
-  };
+  const toggleNotifications = () => setShowNotifications((open) => !open);
 
   return (
     <div className="shell">
@@ -69,6 +67,9 @@ export function AppShell() {
           <NotificationList />
         </aside>
       )}
+      <aside className="shell__presence">
+        <PresenceList />
+      </aside>
       <main className="shell__main">
         <Outlet />
       </main>

@@ -1,1 +1,1 @@
-"""Announcements from administrators, delivered as ``notification`` events."""
+"""Notifications: announcements and outcomes a user should hear about, stored and delivered live."""

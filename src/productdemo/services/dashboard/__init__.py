@@ -1,0 +1,1 @@
+"""The live admin dashboard: each instance's figures on ``admin:dashboard``, about once a second."""
