@@ -2,13 +2,14 @@
 
 Each module gets a fresh PostgreSQL database ``pdscale_<uuid>`` and a Redis key prefix
 ``pdscale:<uuid>``; both are removed afterwards (the prefix's keys by SCAN + DEL, never
-FLUSHDB: the Redis server is shared). A module may override ``broker_url`` to use a Redis
-server of its own.
+FLUSHDB: the Redis server is shared). A module that stops Redis overrides ``broker_url``
+with the URL of ``private_redis``, a Redis server of its own.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 
@@ -18,7 +19,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from tests.conftest import skip_or_fail
-from tests.scaleout.cluster import Cluster, Tabs
+from tests.scaleout.cluster import Cluster, PrivateRedis, Tabs
 
 PG_HOST = os.environ.get("PRODUCTDEMO_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("PRODUCTDEMO_TEST_PG_PORT", "5432"))
@@ -52,6 +53,18 @@ async def database() -> AsyncIterator[str]:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         finally:
             await conn.close()
+
+
+@pytest.fixture(scope="module")
+async def private_redis(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[PrivateRedis]:
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        skip_or_fail("redis-server and redis-cli are needed to start a private Redis")
+    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
 
 
 @pytest.fixture(scope="module")

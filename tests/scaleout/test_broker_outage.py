@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 
 from tests import sample_files
-from tests.conftest import skip_or_fail
 from tests.scaleout.cluster import Cluster, Frame, Instance, PrivateRedis, Tabs
 from tests.support import MS
-
-
-@pytest.fixture(scope="module")
-async def private_redis(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[PrivateRedis]:
-    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
-        skip_or_fail("redis-server and redis-cli are needed to start a private Redis")
-    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ instance killed with SIGKILL, a Redis restart, and a version gap answered by the
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -13,24 +12,11 @@ from typing import Any
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from tests.conftest import skip_or_fail
 from tests.scaleout.cluster import Cluster, Instance, PrivateRedis, Tab, Tabs
 from tests.support import MS
 
 TTL = 3.0
 ENV = {"PRODUCTDEMO_PRESENCE_TTL": str(TTL), "PRODUCTDEMO_PRESENCE_TICK": "0.1"}
-
-
-@pytest.fixture(scope="module")
-async def private_redis(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[PrivateRedis]:
-    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
-        skip_or_fail("redis-server and redis-cli are needed to start a private Redis")
-    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture(scope="module")

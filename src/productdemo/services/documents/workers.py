@@ -56,11 +56,12 @@ class PoolUnavailable(Exception):
 def _init(progress: Any, flags: Any, server_pid: int) -> None:
     global _progress, _flags
     _progress, _flags = progress, flags
-    threading.Thread(target=_exit_with, args=(server_pid,), name="server-watch", daemon=True).start()
+    threading.Thread(target=exit_with, args=(server_pid,), name="server-watch", daemon=True).start()
 
 
-def _exit_with(server_pid: int) -> None:
-    # A server killed with SIGKILL cannot stop its pool: its workers stop themselves.
+def exit_with(server_pid: int) -> None:
+    """Run in a worker process's thread: a server killed with SIGKILL cannot stop its pool, so
+    its workers stop themselves once the server is gone."""
     while True:
         time.sleep(1)
         try:

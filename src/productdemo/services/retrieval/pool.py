@@ -17,13 +17,12 @@ import asyncio
 import multiprocessing
 import os
 import threading
-import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
-from productdemo.services.documents.workers import WorkerCrashed
+from productdemo.services.documents.workers import WorkerCrashed, exit_with
 from productdemo.services.retrieval.embedder import Embedder, ModelName, Vectors, load_embedder
 
 # --- in the worker process ---------------------------------------------------------------
@@ -42,17 +41,7 @@ def _init(model: ModelName, threads: int, server_pid: int) -> None:
     global _embedder
     os.nice(NICENESS)
     _embedder = load_embedder(model, threads)
-    threading.Thread(target=_exit_with, args=(server_pid,), name="server-watch", daemon=True).start()
-
-
-def _exit_with(server_pid: int) -> None:
-    # A server killed with SIGKILL cannot stop its pool: its workers stop themselves.
-    while True:
-        time.sleep(1)
-        try:
-            os.kill(server_pid, 0)
-        except ProcessLookupError:
-            os._exit(0)
+    threading.Thread(target=exit_with, args=(server_pid,), name="server-watch", daemon=True).start()
 
 
 def _embed(texts: list[str]) -> bytes:
