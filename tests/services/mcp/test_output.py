@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from productdemo.services.mcp.output import OutputCoalescer, Stream
 
 Frames = list[tuple[Stream, int, str]]
@@ -77,3 +79,21 @@ async def test_an_incomplete_character_at_the_end_is_not_lost() -> None:
     await out.feed("stderr", b"x\xe2\x82")
     await out.close()
     assert "".join(f[2] for f in frames) == "x\ufffd"
+
+
+async def test_a_timed_flush_that_fails_stops_the_reader() -> None:
+    """A sink error in the timer's flush (a lost claim) reaches the reader, not asyncio's log."""
+
+    class Lost(Exception):
+        pass
+
+    async def sink(_stream: Stream, _offset: int, _text: str) -> None:
+        raise Lost
+
+    out = OutputCoalescer(sink, interval=0.01, max_bytes=1024)
+    await out.feed("stdout", b"hello\n")
+    await asyncio.sleep(0.1)
+    with pytest.raises(Lost):
+        await out.feed("stdout", b"more\n")
+    with pytest.raises(Lost):
+        await out.close()

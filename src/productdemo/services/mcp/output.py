@@ -34,11 +34,15 @@ class OutputCoalescer:
         self._size = 0
         self._lock = asyncio.Lock()
         self._ticker: asyncio.Task[None] | None = None
+        # What a timed flush raised (e.g. the install's claim was lost): the reader gets it at
+        # its next feed or close, since nothing awaits the timer's task.
+        self._failure: Exception | None = None
         #: Bytes handed to the sink so far: the next frame's offset.
         self.offset = offset
 
     async def feed(self, stream: Stream, data: bytes) -> None:
         """Add bytes read from ``stream``."""
+        self._raise_failure()
         text = self._decoders[stream].decode(data)
         if text:
             await self._add(stream, text)
@@ -53,6 +57,7 @@ class OutputCoalescer:
         if self._ticker is not None:
             self._ticker.cancel()
             await asyncio.gather(self._ticker, return_exceptions=True)
+        self._raise_failure()
         await self.flush()
 
     async def flush(self) -> None:
@@ -86,4 +91,11 @@ class OutputCoalescer:
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(self._interval)
-        await self.flush()
+        try:
+            await self.flush()
+        except Exception as exc:
+            self._failure = exc
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
