@@ -7,7 +7,10 @@ reached. Logout is left out: it would end the session the rest of the run needs.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
+import pkgutil
 import socket
 import subprocess
 import sys
@@ -15,12 +18,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 import requests
 import schemathesis
-import schemathesis.generation.body_overrides  # imported here on purpose: see below
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -33,10 +36,22 @@ from schemathesis.specs.openapi.checks import (
 from productdemo.app import create_app
 from tests.support import PASSWORD, make_config
 
-# schemathesis imports body_overrides lazily, deep inside hypothesis' stack; as a pytest plugin
-# its modules are compiled by pytest's assertion rewriter there, and CPython 3.11's compiler
-# then fails now and again with "SystemError: AST constructor recursion depth mismatch"
-# (python/cpython#106905). Importing it above, at the top of the stack, avoids that.
+
+def _import_every_module(package: ModuleType) -> None:
+    """Import all of ``package`` now, near the bottom of the stack.
+
+    schemathesis imports many of its modules lazily, deep inside hypothesis' stack. As a pytest
+    plugin its modules are compiled there by pytest's assertion rewriter, and the AST
+    recursion-depth check of this machine's CPython (3.11.7) then fails now and again with
+    "SystemError: AST constructor recursion depth mismatch". Compiled here, they are in
+    ``sys.modules`` before any test runs.
+    """
+    for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        with contextlib.suppress(ImportError):  # optional integrations (e.g. allure)
+            importlib.import_module(module.name)
+
+
+_import_every_module(schemathesis)
 
 CHECKS = [
     not_a_server_error,
