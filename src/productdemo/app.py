@@ -60,6 +60,7 @@ from productdemo.services.mcp.installs import InstallService
 from productdemo.services.mcp.vault import Vault
 from productdemo.services.mcp.worker import InstallWorker
 from productdemo.services.notifications.documents import DocumentOutcomes, filename_lookup
+from productdemo.services.notifications.mcp import McpOutcomes, label_lookup
 from productdemo.services.notifications.service import NotificationService
 from productdemo.services.notifications.store import NotificationStore
 from productdemo.services.presence import rpc as presence_rpc
@@ -181,10 +182,11 @@ def create_app(config: Config) -> Application:
     chat_access.register(router, chat)
     mcp_audit = AuditLog(db)
     mcp_hosts = HostService(db, Vault(config.secret_key()), mcp_audit, config.mcp.connect_timeout)
+    mcp_events = McpOutcomes(broker, notifications, label_lookup(db))
     mcp_worker = InstallWorker(
-        db, broker, mcp_audit, mcp_hosts.credentials, config.mcp, config.instance_id, engine.dialect.name
+        db, mcp_events, mcp_audit, mcp_hosts.credentials, config.mcp, config.instance_id, engine.dialect.name
     )
-    mcp_installs = InstallService(db, broker, mcp_hosts, mcp_audit, mcp_worker, config.mcp)
+    mcp_installs = InstallService(db, mcp_events, mcp_hosts, mcp_audit, mcp_worker, config.mcp)
     mcp_access.register(router)
     services = Services(
         config=config,

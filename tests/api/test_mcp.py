@@ -25,7 +25,7 @@ from tests.mcp_support import (
     wait_state,
 )
 from tests.sshd import Sshd, cleanup, start_sshd
-from tests.support import MS, LiveServer, make_config, recv_json, send_json
+from tests.support import MS, LiveServer, make_config, recv_json, recv_type, send_json
 
 # Distinct numbers so pgrep finds exactly this test's remote processes.
 CANCEL_CMD = "(trap '' TERM; exec sleep 86401) & while :; do echo tick; sleep 0.2; done"
@@ -157,6 +157,22 @@ async def test_nonzero_exit_fails_with_the_status(
     assert frames[-1]["payload"]["state"] == "failed"
     assert frames[-1]["payload"]["exitStatus"] == 3
     assert frames[-1]["payload"]["message"] == "the install command exited with status 3"
+
+
+async def test_the_admin_who_started_an_install_is_notified_of_its_end(
+    live: LiveServer, admin: str, http: httpx.AsyncClient, root_host: str
+) -> None:
+    """A stored notification (there at next sign-in) says how the install ended and links to it."""
+    async with live.connect(admin) as ws:
+        install_id = await start_install(http, root_host, "3")
+        await subscribe(ws, install_id)
+        await follow(ws, install_id)
+        live_note = (await recv_type(ws, "notification", 10000 * MS))["payload"]
+    stored = (await http.get("/api/notifications")).json()["notifications"]
+    (note,) = [n for n in stored if n["link"] == f"/admin/mcp/{install_id}"]
+    assert (note["kind"], note["level"], note["read"]) == ("mcp_install_finished", "warning", False)
+    assert note["message"].endswith(" failed: the install command exited with status 3")
+    assert live_note["id"] == note["id"]
 
 
 async def test_a_server_that_does_not_speak_mcp_fails_verify(

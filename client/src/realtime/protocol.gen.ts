@@ -301,7 +301,7 @@ export type MessageEndEvent = {
 
 export type NotificationPayload = {
   /** The stored notification's id (GET /api/notifications). */ id: number;
-  kind?: "announcement" | "document_ready" | "document_failed";
+  kind?: "announcement" | "document_ready" | "document_failed" | "mcp_install_finished";
   message: string;
   from: string;
   /** ISO 8601 time the message was sent. */ createdAt: string;

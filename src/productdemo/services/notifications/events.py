@@ -10,8 +10,8 @@ from productdemo.realtime.events import Event
 from productdemo.realtime.protocol import CamelModel
 
 Level = Literal["info", "warning"]
-#: What a notification is about: an administrator's message, or a document's outcome.
-Kind = Literal["announcement", "document_ready", "document_failed"]
+#: What a notification is about: an administrator's message, a document's or an MCP install's outcome.
+Kind = Literal["announcement", "document_ready", "document_failed", "mcp_install_finished"]
 
 
 class Notification(Event):
