@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -11,6 +13,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+T = TypeVar("T")
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -52,3 +56,29 @@ def upgrade_sync(url: str) -> None:
 async def upgrade(url: str) -> None:
     """Apply every pending migration from async code, in a worker thread."""
     await asyncio.to_thread(upgrade_sync, url)
+
+
+async def to_completion(transaction: Coroutine[Any, Any, T]) -> T:
+    """Run ``transaction`` to its end even if the calling task is cancelled meanwhile.
+
+    A task cancelled in the middle of a statement (a lease keeper stopped, a timer cancelled)
+    can leave its pooled connection with the transaction open: SQLAlchemy's rollback on the
+    way out is itself cancelled, and on SQLite that connection then holds the write lock and
+    every other writer fails with "database is locked" (tests/storage/test_database.py).
+    Background jobs whose tasks get cancelled run each transaction through here; the
+    cancellation is raised once the transaction has finished.
+    """
+    task = asyncio.ensure_future(transaction)
+    cancelled: asyncio.CancelledError | None = None
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError as exc:
+            if task.done():
+                raise
+            cancelled = exc
+        else:
+            break
+    if cancelled is not None:
+        raise cancelled
+    return result

@@ -21,9 +21,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, true, update
+from sqlalchemy import ColumnElement, Row, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from productdemo.storage.database import to_completion
 from productdemo.storage.models import Message
 
 logger = logging.getLogger(__name__)
@@ -74,17 +75,8 @@ class Leases:
         while True:
             await asyncio.sleep(self.seconds / 3)
             try:
-                async with self.write() as db:
-                    # One statement renews, saves the text and reads whether Stop was asked for.
-                    row = (
-                        await db.execute(
-                            update(Message)
-                            .where(self.owned(message_id), Message.status == "streaming")
-                            .values(lease_until=self.until(), content=text())
-                            .returning(Message.cancel_requested)
-                        )
-                    ).first()
-                    await db.commit()
+                # This keeper is cancelled when the answer ends: never mid-transaction.
+                row = await to_completion(self._renew(message_id, text()))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -101,6 +93,20 @@ class Leases:
                 return
             if row[0]:
                 on_cancel()
+
+    async def _renew(self, message_id: str, text: str) -> Row[bool] | None:
+        """One statement renews the claim, saves the text and reads whether Stop was asked for."""
+        async with self.write() as db:
+            row = (
+                await db.execute(
+                    update(Message)
+                    .where(self.owned(message_id), Message.status == "streaming")
+                    .values(lease_until=self.until(), content=text)
+                    .returning(Message.cancel_requested)
+                )
+            ).first()
+            await db.commit()
+        return row
 
     async def expired(self, at_start: bool = False, single: bool = False) -> list[tuple[str, str]]:
         """End streaming answers whose lease ran out as ``interrupted``; at start also this

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import DateTime, Result, TextClause, Update, bindparam, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from productdemo.storage.database import to_completion
 from productdemo.storage.models import Document
 
 logger = logging.getLogger(__name__)
@@ -112,10 +113,15 @@ class Leases:
 
     async def renew(self, doc_id: str) -> bool:
         """Extend the lease; False if this instance no longer holds it (or the row is gone)."""
-        async with self._db() as db:
-            result = await db.execute(self._renew_sql, self._params(doc=doc_id))
-            await db.commit()
-        return rows_changed(result) == 1
+
+        async def renew() -> bool:
+            async with self._db() as db:
+                result = await db.execute(self._renew_sql, self._params(doc=doc_id))
+                await db.commit()
+            return rows_changed(result) == 1
+
+        # The keeper is cancelled when the work ends: never in the middle of this transaction.
+        return await to_completion(renew())
 
     async def requeue(self, doc_id: str, message: str, refund: bool) -> bool:
         """Give the claim up and queue the document again; ``refund`` returns the attempt.

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from productdemo.storage.database import to_completion
 from productdemo.storage.models import McpInstall, McpLogChunk
 
 
@@ -44,6 +45,11 @@ class LogWriter:
         """Raises:
         ClaimLost: another instance took the install over (or it was finished elsewhere).
         """
+        # Called from the output timer, which is cancelled when the install ends: the
+        # transaction runs to its end regardless (storage/database.py, to_completion).
+        await to_completion(self._append(stream, offset, data))
+
+    async def _append(self, stream: str, offset: int, data: str) -> None:
         size = len(data.encode())
         async with self._db() as db:
             claimed = await db.execute(

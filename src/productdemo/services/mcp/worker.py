@@ -33,6 +33,7 @@ from productdemo.services.mcp.logstore import ClaimLost
 from productdemo.services.mcp.remote import Credentials, RemoteError
 from productdemo.services.mcp.runner import InstallRunner, Outcome, publish_state
 from productdemo.services.mcp.vault import VaultError
+from productdemo.storage.database import to_completion
 from productdemo.storage.models import McpHost, McpInstall, User
 
 logger = logging.getLogger(__name__)
@@ -209,32 +210,38 @@ class InstallWorker:
         while True:
             await asyncio.sleep(min(lease / 3, self._settings.poll_interval))
             try:
-                async with self._db() as db:
-                    row = (
-                        await db.execute(
-                            update(McpInstall)
-                            .where(
-                                McpInstall.id == install_id,
-                                McpInstall.claimed_by == self.instance_id,
-                                McpInstall.state.in_(ACTIVE_STATES),
-                            )
-                            .values(lease_until=datetime.now(UTC) + timedelta(seconds=lease))
-                            .returning(McpInstall.cancel_requested)
-                        )
-                    ).first()
-                    await db.commit()
+                # This keeper is cancelled when the work ends: never mid-transaction.
+                cancel_requested = await to_completion(self._renew(install_id, lease))
             except Exception:
                 logger.exception("install %s: lease renewal failed", install_id)
                 if loop.time() < held_until:
                     continue
-                row = None
-            if row is None:
+                cancel_requested = None
+            if cancel_requested is None:
                 logger.warning("install %s: lease lost; stopping the work", install_id)
                 work.cancel()
                 return
             held_until = loop.time() + lease
-            if row[0]:
+            if cancel_requested:
                 cancel.set()
+
+    async def _renew(self, install_id: str, lease: float) -> bool | None:
+        """Extend the claim; whether a cancel was asked for, or None if the claim is gone."""
+        async with self._db() as db:
+            row = (
+                await db.execute(
+                    update(McpInstall)
+                    .where(
+                        McpInstall.id == install_id,
+                        McpInstall.claimed_by == self.instance_id,
+                        McpInstall.state.in_(ACTIVE_STATES),
+                    )
+                    .values(lease_until=datetime.now(UTC) + timedelta(seconds=lease))
+                    .returning(McpInstall.cancel_requested)
+                )
+            ).first()
+            await db.commit()
+        return None if row is None else bool(row[0])
 
     async def _finish(self, install: McpInstall, host: str, outcome: Outcome) -> None:
         tools = None
