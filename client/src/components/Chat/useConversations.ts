@@ -28,11 +28,19 @@ export function useConversations(): ConversationsList {
   const [error, setError] = useState<string | null>(null);
   const { state } = useConnectionStatus();
   const mounted = useRef(true);
+  // `conversation_update` events received so far: a list read while one arrived may predate it
+  // (a REST answer can overtake the event of a change made after its read), so it is read again.
+  const updates = useRef(0);
 
   const refresh = useCallback(() => {
+    const seen = updates.current;
     listConversations().then(
       (list) => {
         if (!mounted.current) return;
+        if (updates.current !== seen) {
+          refresh();
+          return;
+        }
         setConversations([...list.conversations].sort(byActivity));
         setGenerator(list.generator);
         setError(null);
@@ -60,6 +68,7 @@ export function useConversations(): ConversationsList {
   }, []);
 
   useWebSocketEvent("conversation_update", ({ payload }) => {
+    updates.current += 1;
     if (payload.deleted) {
       setConversations((list) => list.filter((c) => c.id !== payload.conversationId));
       return;
