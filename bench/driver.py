@@ -12,9 +12,13 @@ Targets (``--target``):
                with body ``{"message": "bench <time_ns>"}`` (or ``"userId"`` for targeted).
                Latency = receive time - the time_ns put in the message just before its POST
                is written, so it INCLUDES the HTTP trigger hop (parse, FastAPI, auth, publish).
-  websockets   the shared peer ``ws_websockets.py PORT``; trigger ``POST`` on PORT+1000
-               ``?mode=all|user&k=K``. Its frames carry ``"ts": <time_ns>`` taken when the
-               server builds each message, so its latency starts inside the server.
+               With ``--trigger burst`` (the server started by ``burst_serve.py``) the trigger
+               is the peers' instead: one ``POST`` on PORT+1000, K events published and
+               stamped (``"ts":``) inside the server.
+  websockets   a shared peer with a trigger (``ws_websockets.py PORT``, ``ws_picows.py PORT``);
+               trigger ``POST`` on PORT+1000 ``?mode=all|user&k=K``. Its frames carry
+               ``"ts": <time_ns>`` taken when the server builds each message, so its latency
+               starts inside the server.
   peer         any other shared peer (e.g. ``fastapi_app.py`` on uvicorn): ``GET /ws?uid=u<i>``,
                no cookie; used for idle and handshake only.
 
@@ -23,6 +27,9 @@ Scenarios (``--scenario``):
   targeted   N sockets (one per user); K rounds of one message per user (N*K POSTs for ours).
   idle       VmRSS of --server-pid before/after opening N sockets -> KiB per connection.
   handshake  open N sockets, --concurrency in flight -> upgrades per second.
+  openloop   N sockets; one event to everyone every N/--rate seconds for --duration seconds,
+             on a fixed schedule whatever the server's progress (open loop): latency
+             p50/p99/max at an offered rate instead of at saturation. Peer-style triggers only.
 
 Prints one JSON object. Every wait is bounded (--timeout, --handshake-timeout).
 """
@@ -53,9 +60,19 @@ def pong(payload: bytes) -> bytes:
 
 
 def cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / CLK  # utime + stime, all threads
+    """CPU seconds of all of ``pid``'s threads, in nanoseconds' precision (schedstat).
+
+    ``/proc/PID/stat`` counts clock ticks (10 ms here), too coarse for a burst that costs
+    the server a few tens of milliseconds.
+    """
+    ns = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                ns += int(f.read().split()[0])
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
+    cpu = ns / 1e9
     return cpu + (cpu_s(SPLIT_PID[0]) if SPLIT_PID[0] and pid != SPLIT_PID[0] else 0.0)
 
 
@@ -193,8 +210,11 @@ class Driver:
     def __init__(self, a: argparse.Namespace) -> None:
         self.a = a
         self.ours = a.target == "productdemo"
+        # Whether the trigger is the peers' one-request burst (every target but ours by POSTs).
+        self.burst = not self.ours or a.trigger == "burst"
         self.origin = f"http://127.0.0.1:{a.port}"
-        self.st = Stats(b'"message":"bench ' if self.ours else b'"ts": ')
+        marker = b'"ts": ' if not self.ours else b'"ts":' if self.burst else b'"message":"bench '
+        self.st = Stats(marker)
         self.clients: list[Client] = []
         self.errors = 0
         self.error_samples: list[str] = []
@@ -324,7 +344,7 @@ class Driver:
         st.last_rx = 0
         mode = "all" if a.scenario == "fanout" else "user"
         t0 = time_ns()
-        if not self.ours:
+        if self.burst:
             trig = asyncio.ensure_future(self.trigger_peer(mode, k))
         elif mode == "all":
             trig = asyncio.ensure_future(self.trigger_ours([{}] * k))
@@ -343,6 +363,24 @@ class Driver:
         except Exception:
             statuses = [-1]
         return t0, complete, statuses
+
+    async def open_loop(self, rate: float, duration: float) -> tuple[int, float]:
+        """Trigger one event to everyone at ``rate`` deliveries per second; (events, seconds)."""
+        loop = asyncio.get_running_loop()
+        interval = len(self.clients) / rate
+        events = max(1, round(duration / interval))
+        triggers = []
+        start = loop.time()
+        for i in range(events):
+            # A fixed schedule: a late server does not slow down what is offered.
+            await asyncio.sleep(max(0.0, start + i * interval - loop.time()))
+            triggers.append(asyncio.ensure_future(self.trigger_peer("all", 1)))
+        expected = events * len(self.clients)
+        deadline = loop.time() + self.a.timeout
+        while len(self.st.lat) < expected and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.gather(*triggers, return_exceptions=True)
+        return events, loop.time() - start
 
     def close_all(self) -> None:
         for c in self.clients:
@@ -391,6 +429,31 @@ async def run(a: argparse.Namespace) -> dict[str, object]:
             server_cpu_util=(c1 - c0) / elapsed,
             cpu0_busy_util=(b1 - b0) / elapsed,
         )
+    elif a.scenario == "openloop":
+        await d.open_all(a.n, a.concurrency)
+        opened = len(d.clients)
+        res["opened"] = opened
+        if opened:
+            await asyncio.sleep(a.settle)
+            st.lat = array("q")
+            st.expect = 1 << 62  # counted by total below, not per socket
+            c0 = cpu_s(pid)
+            events, elapsed = await d.open_loop(a.rate, a.duration)
+            c1 = cpu_s(pid)
+            got = len(st.lat)
+            lat = sorted(st.lat)
+            res.update(
+                offered_msg_per_s=a.rate,
+                events=events,
+                expected=events * opened,
+                delivered=got,
+                complete=got == events * opened,
+                lat_p50_ms=pct(lat, 0.5) / 1e6 if lat else None,
+                lat_p99_ms=pct(lat, 0.99) / 1e6 if lat else None,
+                lat_max_ms=lat[-1] / 1e6 if lat else None,
+                server_cpu_util=(c1 - c0) / elapsed if elapsed > 0 else None,
+                server_cpu_us_per_msg=(c1 - c0) * 1e6 / got if got else None,
+            )
     else:
         await d.open_all(a.n, a.concurrency)
         opened = len(d.clients)
@@ -453,7 +516,17 @@ def main() -> None:
         required=True,
         help="peer: any shared peer (no trigger port needed for idle/handshake)",
     )
-    p.add_argument("--scenario", choices=["fanout", "targeted", "idle", "handshake"], required=True)
+    p.add_argument(
+        "--scenario", choices=["fanout", "targeted", "idle", "handshake", "openloop"], required=True
+    )
+    p.add_argument(
+        "--trigger",
+        choices=["post", "burst"],
+        default="post",
+        help="productdemo: POST /api/admin/broadcast per message, or burst_serve.py's one trigger",
+    )
+    p.add_argument("--rate", type=float, default=20000, help="openloop: offered deliveries per second")
+    p.add_argument("--duration", type=float, default=10, help="openloop: seconds of offered load")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("-n", type=int, default=1000, help="sockets")
     p.add_argument("-k", type=int, default=100, help="messages per socket")
@@ -475,6 +548,8 @@ def main() -> None:
     SPLIT_PID[0] = a.split_pid
     if a.target == "productdemo" and not a.sessions:
         p.error("--sessions is required for productdemo")
+    if a.scenario == "openloop" and a.target == "productdemo" and a.trigger != "burst":
+        p.error("openloop needs a one-request trigger: --trigger burst for productdemo")
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     print(json.dumps(uvloop.run(run(a))), flush=True)

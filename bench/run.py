@@ -6,11 +6,17 @@ to CPU 0 (``taskset -c 0``), run ``driver.py`` pinned to CPU 1, stop the server 
 its process group, SIGKILL after 10 s). ProductDemo gets a fresh data directory under
 /tmp and its accounts and sessions from ``setup_sessions.py`` before it starts.
 
-Targets: ``websockets`` (../shared/bench/peers/ws_websockets.py), ``fastapi-sansio``
+Targets: ``websockets`` (../shared/bench/peers/ws_websockets.py), ``picows``
+(../shared/bench/peers/ws_picows.py), ``fastapi-sansio``
 (../shared/bench/peers/fastapi_app.py on .venv-bench's uvicorn ``--ws websockets-sansio``,
 no authentication: the issue's "uvicorn's bare sansio server", run for idle and handshake),
 ``productdemo`` (history on, the default ``history_size``), ``productdemo-nohistory``
-(``history_size=0``).
+(``history_size=0``), ``productdemo-burst`` (the app under ``bench/burst_serve.py``: the peers'
+one-request trigger, K events published and stamped inside the server).
+
+The ``burst*`` scenarios give every target the same contract (one trigger, stamped at
+publish); the ``open*`` ones offer a fixed rate, a fraction of the ``websockets`` peer's
+median burst rate measured earlier in the same run, and report latency at that rate.
 
 Usage (from the repository root):
   .venv-bench/bin/python bench/run.py                      # everything, 3 repetitions
@@ -58,11 +64,32 @@ SCENARIOS: dict[str, tuple[list[str], list[str]]] = {
         ["--scenario", "handshake", "-n", "5000", "--concurrency", "200"],
         ["websockets", "fastapi-sansio", "productdemo"],
     ),
+    # The peers' contract for everyone: one trigger, K events stamped inside the server.
+    "burst1000x100": (
+        ["--scenario", "fanout", "-n", "1000", "-k", "100"],
+        ["websockets", "picows", "productdemo-burst"],
+    ),
+    "burst5000x20": (
+        ["--scenario", "fanout", "-n", "5000", "-k", "20"],
+        ["websockets", "picows", "productdemo-burst"],
+    ),
+    # Open loop at 25/50/75 % of websockets' burst rate for the same N (see OPEN_LOOP).
+    **{
+        f"open{n}@{pct}": (
+            ["--scenario", "openloop", "-n", str(n), "--duration", "8"],
+            ["websockets", "picows", "productdemo-burst"],
+        )
+        for n in (1000, 5000)
+        for pct in (25, 50, 75)
+    },
     # Not part of the issue's targets; each message is one HTTP POST (userId) for ours.
     "targeted1000x5": (["--scenario", "targeted", "-n", "1000", "-k", "5"], ["websockets", "productdemo"]),
 }
 DEFAULT_SCENARIOS = ["fanout1000x100", "fanout5000x20", "idle10000", "handshake5000"]
-PEERS = ("websockets", "fastapi-sansio")
+PEERS = ("websockets", "picows", "fastapi-sansio")
+TRIGGERED_PEERS = {"websockets": "ws_websockets.py", "picows": "ws_picows.py"}
+# open<N>@<pct> offers pct % of websockets' median msg/s in this burst scenario.
+OPEN_LOOP_BASE = {"1000": "burst1000x100", "5000": "burst5000x20"}
 
 
 def uvicorn_cmd(app: str, port: int, ws: str) -> list[str]:
@@ -136,8 +163,9 @@ def start_server(
     """
     log = open(workdir / "server.log", "wb")  # closed when the server stops
     if target in PEERS:
-        if target == "websockets":
-            cmd = ["taskset", "-c", "0", str(BENCH_PY), str(SHARED / "peers" / "ws_websockets.py"), str(port)]
+        if target in TRIGGERED_PEERS:
+            script = SHARED / "peers" / TRIGGERED_PEERS[target]
+            cmd = ["taskset", "-c", "0", str(BENCH_PY), str(script), str(port)]
             env = dict(os.environ)
         else:
             cmd = ["taskset", "-c", "0", *uvicorn_cmd("fastapi_app:app", port, "websockets-sansio")]
@@ -160,6 +188,8 @@ def start_server(
     )
     if target == "productdemo-nohistory":
         env["PRODUCTDEMO_REALTIME_HISTORY_SIZE"] = "0"
+    if target == "productdemo-burst":
+        server_argv = [str(APP_PY), str(BENCH / "burst_serve.py"), "serve"]
     env.update(extra_env or {})
     subprocess.run(
         [str(APP_PY), str(BENCH / "setup_sessions.py"), str(workdir), str(n), str(workdir / "sessions.json")],
@@ -183,15 +213,18 @@ def start_server(
     return proc, shown
 
 
-def run_one(scenario: str, target: str, port: int, rep: int, timeout: float) -> dict[str, object]:
-    driver_args, _ = SCENARIOS[scenario]
+def run_one(
+    scenario: str, target: str, port: int, rep: int, timeout: float, extra: list[str] | None = None
+) -> dict[str, object]:
+    driver_args = SCENARIOS[scenario][0] + (extra or [])
     workdir = Path(tempfile.mkdtemp(prefix=f"pd-bench-{target}-"))
     rec: dict[str, object] = {"scenario": scenario, "target": target, "rep": rep}
     proc = None
     try:
         proc, server_cmd = start_server(target, port, n_of(driver_args), workdir)
         rec["server_cmd"] = " ".join(server_cmd)
-        ready = wait_port(port) and (target != "websockets" or wait_port(port + 1000))
+        triggered = target in TRIGGERED_PEERS or target == "productdemo-burst"
+        ready = wait_port(port) and (not triggered or wait_port(port + 1000))
         if not ready:
             rec["error"] = "server did not start: " + (workdir / "server.log").read_text()[-500:]
             return rec
@@ -203,7 +236,7 @@ def run_one(scenario: str, target: str, port: int, rep: int, timeout: float) -> 
             str(BENCH_PY),
             str(BENCH / "driver.py"),
             "--target",
-            "peer" if target in PEERS else "productdemo",
+            "websockets" if target in TRIGGERED_PEERS else "peer" if target in PEERS else "productdemo",
             "--port",
             str(port),
             "--server-pid",
@@ -214,6 +247,8 @@ def run_one(scenario: str, target: str, port: int, rep: int, timeout: float) -> 
         ]
         if target not in PEERS:
             cmd += ["--sessions", str(workdir / "sessions.json")]
+        if target == "productdemo-burst":
+            cmd += ["--trigger", "burst"]
         rec["cmd"] = " ".join(cmd)
         rec["loadavg_before"] = os.getloadavg()[0]
         try:
@@ -335,6 +370,9 @@ def summarize(recs: list[dict[str, object]]) -> str:
     ]
     if len(sansio_rows) > 2:
         rows += ["", *sansio_rows]
+    burst_rows = summarize_burst(recs)
+    if burst_rows:
+        rows += ["", *burst_rows]
     if problems:
         rows += ["", "Runs left out or with connection errors:"] + [f"- {p}" for p in problems]
     loads = [float(r["loadavg_before"]) for r in recs if r.get("loadavg_before") is not None]  # type: ignore[arg-type]
@@ -344,6 +382,54 @@ def summarize(recs: list[dict[str, object]]) -> str:
             f"1-min load avg before each run: median {statistics.median(loads):.2f}, max {max(loads):.2f}",
         ]
     return "\n".join(rows)
+
+
+def open_loop_rate(scenario: str, recs: list[dict[str, object]]) -> list[str] | None:
+    """``--rate`` for an ``open<N>@<pct>`` scenario ([] for others; None if no base yet)."""
+    if not scenario.startswith("open"):
+        return []
+    n, pct = scenario.removeprefix("open").split("@")
+    base = values(recs, OPEN_LOOP_BASE[n], "websockets", "msg_per_s")
+    if not base:
+        return None
+    return ["--rate", f"{statistics.median(base) * int(pct) / 100:.0f}"]
+
+
+def summarize_burst(recs: list[dict[str, object]]) -> list[str]:
+    """The peers' contract: burst rate, latency and CPU, then open-loop latency, per target."""
+    targets = ("websockets", "picows", "productdemo-burst")
+    rows = [
+        "| scenario | metric | websockets | picows | ProductDemo | ÷ websockets | ÷ picows |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    metrics = [
+        ("msg_per_s", "msg/s"),
+        ("lat_p50_ms", "p50 ms"),
+        ("lat_p99_ms", "p99 ms"),
+        ("lat_max_ms", "max ms"),
+        ("server_cpu_us_per_msg", "server µs/msg"),
+    ]
+    scenarios = ["burst1000x100", "burst5000x20"] + [
+        f"open{n}@{p}" for n in (1000, 5000) for p in (25, 50, 75)
+    ]
+    for scenario in scenarios:
+        for metric, label in metrics:
+            cols = [values(recs, scenario, t, metric) for t in targets]
+            if not cols[2]:
+                continue
+            ours = statistics.median(cols[2])
+            ratios = [f"{ours / statistics.median(c):.2f}×" if c else "–" for c in cols[:2]]
+            rows.append(
+                f"| {scenario} | {label} | {' | '.join(fmt(c) for c in cols)} | {' | '.join(ratios)} |"
+            )
+    offered = {
+        r["scenario"]: r.get("offered_msg_per_s")
+        for r in recs
+        if str(r.get("scenario", "")).startswith("open")
+    }
+    if offered:
+        rows += ["", "Offered msg/s: " + ", ".join(f"{k} {v:,.0f}" for k, v in offered.items() if v)]
+    return rows if len(rows) > 2 else []
 
 
 def main() -> None:
@@ -372,7 +458,14 @@ def main() -> None:
                     continue
                 port = port + 1 if port < a.port + 300 else a.port + 1
                 t0 = time.monotonic()
-                rec = run_one(scenario, target, port, rep, a.timeout)
+                extra = open_loop_rate(scenario, recs)
+                if extra is None:
+                    print(
+                        f"[rep {rep}] {scenario}: no websockets burst rate to offer a share of",
+                        file=sys.stderr,
+                    )
+                    continue
+                rec = run_one(scenario, target, port, rep, a.timeout, extra)
                 recs.append(rec)
                 with out.open("a") as f:
                     f.write(json.dumps(rec) + "\n")
