@@ -61,7 +61,7 @@ def serve(config: Config) -> None:
     import uvicorn
 
     from productdemo.app import create_app
-    from productdemo.server import uvicorn_config
+    from productdemo.server import Server, uvicorn_config
 
     config.storage.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_sync(config.database_url)
@@ -73,7 +73,7 @@ def serve(config: Config) -> None:
         )
     scheme = "https" if config.server.tls_certfile is not None else "http"
     _out(f"ProductDemo on {scheme}://{config.server.host}:{config.server.port}")
-    uvicorn.Server(uvicorn_config(create_app(config), config)).run()
+    Server(uvicorn_config(create_app(config), config)).run()
 
 
 def main(argv: list[str] | None = None) -> int:

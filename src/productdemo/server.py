@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from functools import partial
 from typing import Any
 
@@ -47,3 +48,18 @@ def uvicorn_config(app: Any, config: Config, **overrides: Any) -> uvicorn.Config
         settings["ssl_keyfile"] = str(srv.tls_keyfile)
     settings.update(overrides)
     return uvicorn.Config(app, **settings)
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, with the objects of start-up taken out of the garbage collector's scans.
+
+    Start-up leaves millions of long-lived objects (the web stack, the models, pydantic's
+    schemas). Every full collection scanned them all: 100-250 ms with the loop stopped, the
+    worst delivery delays under load (``docs/performance.md``). Frozen once the app has
+    started, they are no longer scanned; what sockets and requests allocate later still is.
+    """
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        gc.collect()
+        gc.freeze()
