@@ -148,7 +148,7 @@ def test_conflation_bounds_a_stalled_queue_by_keys() -> None:
     for seq in range(1, 5001):
         conn.enqueue_state(_frame(seq), f"doc:{seq % 5}", "user:1", seq)
     assert socket.closed is None
-    assert conn.pending is not None and len(conn.pending) <= 2 * 64 + 5
+    assert conn.queued() <= 2 * 64 + 5
     conn.on_resume()
     conn.flush()
     messages = _messages(socket.written[0])

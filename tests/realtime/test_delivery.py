@@ -185,7 +185,7 @@ async def test_slow_reader_gets_the_final_state_of_every_document(tmp_path: Path
         longest = 0
         for n in range(5000):
             await live.services.events.to_user(user_id, DocState(doc=n % 50, n=n))
-            longest = max(longest, len(conn.pending or ()))
+            longest = max(longest, conn.queued())
             if n % 25 == 0:
                 await asyncio.sleep(0)
         for _ in range(1000):

@@ -1,6 +1,6 @@
 """One socket: its state, its bounded send queue and the one path that flushes it.
 
-Frames for a socket are appended to ``pending`` and written by :meth:`Connection.flush`,
+Frames for a socket are queued in ``pending`` and written by :meth:`Connection.flush`,
 which the hub calls once per event-loop tick for every socket that has something
 queued: a burst of events for one socket becomes one ``write`` (one system call).
 While the transport's buffer is over its high-water mark (``on_pause``) nothing is
@@ -106,7 +106,11 @@ class Connection:
         self._mark_dirty = mark_dirty
         self.metrics = metrics
         self._state = State.OPEN
-        self.pending: list[bytes] | None = None
+        # One frame is kept as itself, several as a list: bytes are not tracked by the garbage
+        # collector, so the usual case (one event per socket per tick) allocates nothing it
+        # must scan. A list per socket per event made a full collection every second under
+        # load, each one delaying every socket (docs/performance.md, issue 14).
+        self.pending: bytes | list[bytes] | None = None
         # Conflation bookkeeping, used only while the transport is paused: the queue index,
         # stream and seq of the newest queued event per (stream, conflation key); how many queued
         # entries were superseded (left as b""); and the superseded seqs per stream.
@@ -143,20 +147,36 @@ class Connection:
             logger.debug("%s > %s", self.id, message[:200])
         self.enqueue(text_frame(message))
 
+    def queued(self) -> int:
+        """Frames waiting to be written (superseded ones included until compacted)."""
+        pending = self.pending
+        return 0 if pending is None else 1 if isinstance(pending, bytes) else len(pending)
+
+    def _queue(self) -> list[bytes]:
+        """``pending`` as a list, to append to or index."""
+        pending = self.pending
+        if pending is None:
+            pending = []
+        elif isinstance(pending, bytes):
+            pending = [pending]
+        else:
+            return pending
+        self.pending = pending
+        return pending
+
     def enqueue(self, frame: bytes) -> None:
         """Queue a pre-built WebSocket frame; flushed at the end of this loop tick."""
         if self._state is not State.OPEN:
             return
-        pending = self.pending
-        if pending is None:
-            self.pending = [frame]
+        if self.pending is None:
+            self.pending = frame
             if not self.paused:
                 self._mark_dirty(self)
             return
-        if self.paused and len(pending) - self.dead >= self.max_queue:
+        if self.paused and self.queued() - self.dead >= self.max_queue:
             self.close(CloseCode.TOO_SLOW, "send queue full", flush=False)
             return
-        pending.append(frame)
+        self._queue().append(frame)
 
     def enqueue_state(self, frame: bytes, key: str, stream: str, seq: int) -> None:
         """Queue a state event that a newer event with the same ``key`` supersedes.
@@ -171,8 +191,7 @@ class Connection:
             return
         if self._state is not State.OPEN:
             return
-        pending = self.pending if self.pending is not None else []
-        self.pending = pending
+        pending = self._queue()
         keyed = self.keyed if self.keyed is not None else {}
         self.keyed = keyed
         # Per stream: the same state sent on two streams (a user's and a topic's) is two
@@ -196,10 +215,10 @@ class Connection:
             self._compact()
 
     def _compact(self) -> None:
-        assert self.pending is not None and self.keyed is not None
+        assert self.keyed is not None
         moved = {index: key for key, (index, _, _) in self.keyed.items()}
         live: list[bytes] = []
-        for index, frame in enumerate(self.pending):
+        for index, frame in enumerate(self._queue()):
             if frame:
                 key = moved.get(index)
                 if key is not None:
@@ -215,6 +234,9 @@ class Connection:
         if pending is None or self.paused:
             return
         self.pending = None
+        if isinstance(pending, bytes):
+            self.transport.write(pending)
+            return
         if self.keyed is not None:
             pending = self._conflated(pending)
         if not pending:
