@@ -58,8 +58,6 @@ def _read_password(from_stdin: bool) -> str:
 
 def serve(config: Config) -> None:
     # Imported here: the web stack doubles the start-up time of the ``users`` commands.
-    import uvicorn
-
     from productdemo.app import create_app
     from productdemo.server import Server, uvicorn_config
 
