@@ -170,6 +170,24 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.input_done = True
         super().on_message_complete()
 
+    def handle_websocket_upgrade(self) -> None:
+        """Hand the parsed upgrade to a WebSocket protocol that takes it parsed.
+
+        uvicorn would write the request out again for the protocol to parse a second
+        time; ``realtime.transport.DirectWebSocketProtocol.upgrade`` takes it as is.
+        """
+        protocol = self.ws_protocol_class(  # type: ignore[misc,call-arg]
+            config=self.config, server_state=self.server_state, app_state=self.app_state
+        )
+        upgrade = getattr(protocol, "upgrade", None)
+        if upgrade is None:
+            super().handle_websocket_upgrade()
+            return
+        self.connections.discard(self)
+        protocol.connection_made(self.transport)
+        self.transport.set_protocol(protocol)
+        upgrade(self.scope["method"].encode(), self.url, self.scope["headers"])
+
     def linger(self) -> None:
         """Close after an answer; if the request body is still coming, read and drop it briefly.
 

@@ -7,11 +7,15 @@ hub can write a frame built once per publish to every socket's transport. The pr
 still owns the handshake, pings, incoming frames and the close handshake; the hub only
 adds data frames, and never after a close frame (see ``write``).
 
+The upgrade request arrives already parsed (:meth:`DirectWebSocketProtocol.upgrade`,
+called by ``request_head.GuardedHttpProtocol``): it is checked by ``handshake.py`` instead
+of being re-serialised and parsed again by ``websockets``, which only parses frames here.
+
 It is also where a hostile peer is stopped before it costs anything (``docs/security.md``):
 
 - The upgrade must be answered within the head deadline and counts as one unfinished
-  head of its address (:mod:`productdemo.request_head`); a head the ``websockets`` parser
-  refuses (a line over 8 KiB) gets its 431/400 answer and a close instead of silence.
+  head of its address (:mod:`productdemo.request_head`); an invalid one (a header line
+  over 8 KiB, a bad key or version) gets its 431/400/426 answer and a close.
 - Nothing sent before the 101 is parsed; after it, input is parsed in slices of
   ``INPUT_BATCH`` bytes, one slice per loop turn, so one socket's flood of tiny frames
   never holds the loop.
@@ -29,10 +33,14 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import unquote
 
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame
+from websockets.protocol import State
 
+from productdemo.realtime import handshake
 from productdemo.realtime.peer import FrameLimits, PongHoldingServerProtocol, SocketOwner
 from productdemo.realtime.protocol import CloseCode
 from productdemo.request_head import HeadGuard, HeadWatch, refusal
@@ -65,11 +73,7 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def __init__(self, *args: Any, guard: HeadGuard, frame_limits: FrameLimits, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.conn = PongHoldingServerProtocol(
-            extensions=self.conn.available_extensions,
-            max_size=self.config.ws_max_size,
-            logger=self.conn.logger,
-        )
+        self.accept_key = b""
         self.guard = guard
         self.frame_limits = frame_limits
         self.owner: SocketOwner | None = None
@@ -110,17 +114,66 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
             self.handshake_complete = self.close_sent = True
             self.transport.close()
 
-    def handle_connect(self, event: Any) -> None:
-        super().handle_connect(event)
-        scope: dict[str, Any] | None = getattr(self, "scope", None)
-        if scope is not None:
-            scope["extensions"][EXTENSION] = self
-        else:  # refused by the websockets handshake checks (bad key, version...)
+    def upgrade(self, method: bytes, target: bytes, headers: handshake.Headers) -> None:
+        """Take an upgrade request that httptools has parsed: check it, then start the app."""
+        if self.transport.is_closing():  # refused in connection_made
+            return
+        try:
+            self.accept_key = handshake.check(method, headers)
+        except handshake.Refusal as refused:
+            logger.info("upgrade from %s refused %d: %s", self.client, refused.status, refused.reason)
+            self.handshake_complete = self.close_sent = True
             self._handshake_done()
+            self.transport.write(handshake.refusal_response(refused))
+            self.transport.close()
+            return
+        self.handshake_initiated = True
+        raw_path, _, query = target.partition(b"?")
+        root = self.root_path
+        scope: Any = {
+            "type": "websocket",
+            "asgi": {"version": self.asgi_version, "spec_version": "2.4"},
+            "http_version": "1.1",
+            "scheme": self.scheme,
+            "server": self.server,
+            "client": self.client,
+            "root_path": root,
+            "path": root + unquote(raw_path.decode("ascii")),
+            "raw_path": root.encode("ascii") + raw_path,
+            "query_string": query,
+            "headers": headers,
+            "subprotocols": handshake.subprotocols(headers),
+            "state": self.app_state.copy(),
+            "extensions": {"websocket.http.response": {}, EXTENSION: self},
+        }
+        self.scope = scope
+        self.queue.put_nowait({"type": "websocket.connect"})
+        task = self.loop.create_task(self.run_asgi())
+        task.add_done_callback(self.on_task_complete)
+        self.tasks.add(task)
+
+    def _accept(self, message: Any) -> None:
+        """Send the 101 and start parsing frames (uvicorn's accept, minus its second parse)."""
+        headers = self.default_headers + list(message.get("headers", []))
+        if message.get("subprotocol"):
+            headers.append((b"sec-websocket-protocol", message["subprotocol"].encode()))
+        self.conn = PongHoldingServerProtocol(
+            state=State.OPEN, max_size=self.config.ws_max_size, logger=self.conn.logger
+        )
+        self.handshake_complete = True
+        self.transport.write(handshake.switching_protocols(self.accept_key, headers))
+        self.start_keepalive()
 
     async def send(self, message: Any) -> None:
-        await super().send(message)
         kind = message["type"]
+        if kind == "websocket.accept" and not self.handshake_complete and self.initial_response is None:
+            await self.writable.wait()
+            if self.disconnected:
+                raise ClientDisconnected()
+            if not self.transport.is_closing():
+                self._accept(message)
+        else:
+            await super().send(message)
         if kind == "websocket.http.response.body" and not message.get("more_body", False):
             # A refusal (401/403) is a finished exchange; uvicorn 0.54 would otherwise log
             # "ASGI callable returned without completing handshake" for each one.
@@ -146,13 +199,13 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         self._feed(data)
 
     def _feed(self, data: bytes) -> None:
-        if self.handshake_initiated and not self.handshake_complete:
-            # Frames sent before the 101 wait until the app has accepted the socket.
-            self.inbox = bytearray(data)
-            self._hold_reading()
-            return
+        if not self.handshake_complete:
+            if self.handshake_initiated:
+                # Frames sent before the 101 wait until the app has accepted the socket.
+                self.inbox = bytearray(data)
+                self._hold_reading()
+            return  # else refused: what follows the head is not read
         super().data_received(data[:INPUT_BATCH])
-        self._answer_refused_upgrade()
         rest = data[INPUT_BATCH:]
         if rest and not self.transport.is_closing():
             self.inbox = bytearray(rest)
@@ -172,17 +225,6 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         # Called again on every arrival: uvicorn's receive() may have resumed reading.
         self.held = True
         self.transport.pause_reading()
-
-    def _answer_refused_upgrade(self) -> None:
-        """Send the answer websockets prepared for a head it could not parse, and close."""
-        if self.handshake_initiated or self.conn.handshake_exc is None or self.transport.is_closing():
-            return
-        logger.info("upgrade from %s refused: %s", self.client, self.conn.handshake_exc)
-        answer = b"".join(self.conn.data_to_send())
-        self.transport.write(answer if answer else refusal(400, "Bad Request"))
-        self.handshake_complete = self.close_sent = True
-        self._handshake_done()
-        self.transport.close()
 
     def _spend(self, what: str) -> bool:
         """Take a rate-limit token for a frame that is not a whole message; False if refused."""
