@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Subquery, and_, delete, exists, func, or_,
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from productdemo.services.notifications.events import NotificationPublic
+from productdemo.storage.database import to_completion
 from productdemo.storage.models import NotificationMark, NotificationRead, StoredNotification
 
 N = StoredNotification
@@ -38,9 +39,15 @@ class NotificationStore:
             link=link,
             created_at=datetime.now(UTC),
         )
-        async with self._db() as db:
-            db.add(row)
-            await db.commit()
+
+        async def insert() -> None:
+            async with self._db() as db:
+                db.add(row)
+                await db.commit()
+
+        # Document and install outcomes are noted from their jobs' tasks, which a delete or a
+        # stop cancels: the insert (a RETURNING statement) must not keep SQLite's write lock.
+        await to_completion(insert())
         return row
 
     async def page(self, user_id: int, before: int | None, limit: int) -> list[NotificationPublic]:
