@@ -122,6 +122,19 @@ class NotificationStore:
             return await _unread(db, user_id)
 
 
+def start_read_mark(db: AsyncSession, user_id: int) -> None:
+    """Inside the transaction that creates account ``user_id``: start its mark above every
+    announcement to everyone sent so far.
+
+    Those were not sent to this account (it did not exist), so they must never count as
+    unread for it; the mark makes them read in one row, and keeps the unread count to its
+    range counts. (On PostgreSQL an announcement whose transaction commits just after the
+    account's may have a lower id, and so be read too: it was sent as the account was made.)
+    """
+    newest = select(func.max(N.id)).where(N.user_id.is_(None)).scalar_subquery()
+    db.add(NotificationMark(user_id=user_id, read_up_to=func.coalesce(newest, 0)))
+
+
 async def _mark(db: AsyncSession, user_id: int) -> int:
     return (
         await db.scalar(select(NotificationMark.read_up_to).where(NotificationMark.user_id == user_id)) or 0
