@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from tests.scaleout.cluster import Cluster
 from tests.support import POSTGRES_URL, LiveServer, StartServer, make_config
 
 REQUIRE_SERVICES = os.environ.get("PRODUCTDEMO_REQUIRE_SERVICES") == "1"
@@ -58,3 +59,13 @@ async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
     yield start
     for live in started:
         await live.stop()
+
+
+@pytest.fixture
+async def processes(tmp_path: Path) -> AsyncIterator[Cluster]:
+    """``productdemo serve`` as processes of their own, on SQLite; all stopped after the test."""
+    cluster = Cluster(tmp_path)
+    try:
+        yield cluster
+    finally:
+        await cluster.close()

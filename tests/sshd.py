@@ -11,7 +11,6 @@ import asyncio
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conftest import skip_or_fail
+from tests.scaleout.cluster import free_port
 from tests.support import MS
 
 SSHD = Path("/usr/sbin/sshd")
@@ -45,13 +45,6 @@ def echo(text: str) -> str:
 
 server.run()
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def keygen(path: Path) -> str:

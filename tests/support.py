@@ -249,6 +249,25 @@ class RawClient:
         self.writer.close()
 
 
+class RecordingTransport:
+    """The socket end of a connection in unit tests: it keeps what the server wrote, as the
+    transport would send it, and how it was closed."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.closed: tuple[int, str] | None = None
+
+    def write(self, data: bytes) -> bool:
+        self.written.append(data)
+        return True
+
+    def writable_now(self) -> bool:
+        return True
+
+    def close_now(self, code: int, reason: str = "") -> None:
+        self.closed = (code, reason)
+
+
 def close_code(frames: list[tuple[int, bytes]]) -> int | None:
     """The code of the close frame among ``frames``, if any."""
     for opcode, payload in frames:

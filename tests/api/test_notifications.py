@@ -69,6 +69,24 @@ async def test_announcement_to_everyone_is_stored_once_with_read_state_per_user(
     assert (await _get(server, bob)).json()["unread"] == before
 
 
+async def test_announcements_sent_before_an_account_existed_never_count_for_it(server: LiveServer) -> None:
+    """An announcement to everyone sent before an account was created is read for that account
+    (its unread count is 0); the next one is unread. (Before: every earlier announcement was
+    unread for each new account.)"""
+    earlier = await server.services.notifications.announce("before you joined", "root")
+    _, cookie = await server.user_session()
+    body = (await _get(server, cookie)).json()
+    assert body["unread"] == 0
+    assert {n["id"]: n["read"] for n in body["notifications"]}[earlier.id] is True
+    later = await server.services.notifications.announce("after you joined", "root")
+    body = (await _get(server, cookie)).json()
+    assert body["unread"] == 1
+    assert [(n["id"], n["read"]) for n in body["notifications"]][:2] == [
+        (later.id, False),
+        (earlier.id, True),
+    ]
+
+
 async def test_mark_read_reaches_every_tab_of_the_user(server: LiveServer) -> None:
     """Marking read in one place sends notifications_read to each of the user's sockets."""
     user_id, name = await server.create_user()

@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
 import pkgutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -34,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from productdemo.app import create_app
+from tests.scaleout.cluster import Cluster
 from tests.support import PASSWORD, make_config
 
 
@@ -62,51 +58,18 @@ CHECKS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("schemathesis")
-    env = {
-        **os.environ,
-        "PRODUCTDEMO_STORAGE_DATA_DIR": str(data),
-        "PRODUCTDEMO_SECURITY_ARGON2_TIME_COST": "1",
-        "PRODUCTDEMO_SECURITY_ARGON2_MEMORY_KIB": "1024",
-        "PRODUCTDEMO_SERVER_CLIENT_DIR": str(data / "none"),
-    }
-    bin_dir = Path(sys.executable).parent
-    subprocess.run(
-        [bin_dir / "productdemo", "users", "create", "fuzzadmin", "--role", "admin", "--password-stdin"],
-        input=PASSWORD + "\n",
-        text=True,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    port = _free_port()
-    log = (data / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [bin_dir / "productdemo", "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
+async def live_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    cluster = Cluster(tmp_path_factory.mktemp("schemathesis"))
+    await cluster.create_user("fuzzadmin", role="admin")
     try:
-        for _ in range(300):
-            try:
-                requests.get(f"{url}/api/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        yield url
+        [server] = await cluster.start()
+        yield server.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
-        server_log = (data / "server.log").read_text()
-        assert "Traceback" not in server_log, server_log[-3000:]
+        await cluster.close()
+    for instance in cluster.instances:
+        printed = instance.output() + instance.log.read_text()
+        assert "Traceback" not in printed, printed[-3000:]
 
 
 @pytest.fixture(scope="module")

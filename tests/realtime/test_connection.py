@@ -8,29 +8,11 @@ from productdemo.realtime.connection import Connection, Principal, State
 from productdemo.realtime.metrics import RealtimeMetrics
 from productdemo.realtime.ratelimit import TokenBucket
 from productdemo.realtime.transport import text_frame
-from tests.support import parse_frame
+from tests.support import RecordingTransport, parse_frame
 
 
-class SocketStandIn:
-    """Records what the connection writes, as the transport would send it."""
-
-    def __init__(self) -> None:
-        self.written: list[bytes] = []
-        self.closed: tuple[int, str] | None = None
-
-    def write(self, data: bytes) -> bool:
-        self.written.append(data)
-        return True
-
-    def writable_now(self) -> bool:
-        return True
-
-    def close_now(self, code: int, reason: str = "") -> None:
-        self.closed = (code, reason)
-
-
-def _conn(max_queue: int = 8) -> tuple[Connection, SocketStandIn, list[Connection]]:
-    socket = SocketStandIn()
+def _conn(max_queue: int = 8) -> tuple[Connection, RecordingTransport, list[Connection]]:
+    socket = RecordingTransport()
     dirty: list[Connection] = []
     conn = Connection(
         "c_test",

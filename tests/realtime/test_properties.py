@@ -22,7 +22,7 @@ from productdemo.realtime.history import MemoryHistory
 from productdemo.realtime.hub import Hub
 from productdemo.realtime.protocol import CLIENT_FRAME_TYPES, ProtocolError, error_frame, parse_client_frame
 from productdemo.realtime.router import Router, register_core
-from tests.support import parse_frame
+from tests.support import RecordingTransport, parse_frame
 
 # Every code point, lone surrogates included.
 ANY_CHAR = st.characters(codec=None, categories=None)
@@ -79,24 +79,6 @@ def test_parser_returns_a_frame_or_a_typed_error(text: str) -> None:
         assert reply["type"] == "error" and reply["payload"]["code"] in ("bad_request", "unknown_type")
     else:
         assert frame.type in CLIENT_FRAME_TYPES
-
-
-class RecordingTransport:
-    """The socket end of a connection: it keeps what the server wrote."""
-
-    def __init__(self) -> None:
-        self.written: list[bytes] = []
-        self.closed: tuple[int, str] | None = None
-
-    def write(self, data: bytes) -> bool:
-        self.written.append(data)
-        return True
-
-    def writable_now(self) -> bool:
-        return True
-
-    def close_now(self, code: int, reason: str = "") -> None:
-        self.closed = (code, reason)
 
 
 def _payloads(written: list[bytes]) -> list[dict[str, Any]]:

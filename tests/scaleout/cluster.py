@@ -1,10 +1,16 @@
-"""Several real ``productdemo serve`` processes sharing one PostgreSQL database and one Redis.
+"""Real ``productdemo serve`` processes: several sharing PostgreSQL and Redis, or one on SQLite.
 
 A :class:`Cluster` starts instances as subprocesses with the environment a deployment
 would give them, waits for ``/api/ready``, creates users with the ``productdemo users``
 command and signs them in over HTTP. Every process is terminated by :meth:`Cluster.close`;
 every wait is bounded. Each instance's stderr goes to a file whose tail
-:meth:`Cluster.logs` returns for assertion messages.
+:meth:`Cluster.logs` returns for assertion messages, its stdout to another
+(:meth:`Instance.output`).
+
+This is the one way tests run ``serve`` as a process (TLS, signals, the command line, a
+schema fuzzer calling synchronously); in-process servers are ``tests.support.LiveServer``.
+Without a database URL the cluster is one instance on SQLite in a shared data directory,
+with the in-process broker.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,6 +37,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.support import MS, PASSWORD
+from tests.tls import Certificate
 
 PRODUCTDEMO = Path(sys.executable).parent / "productdemo"
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -59,32 +68,49 @@ class Instance:
     name: str
     port: int
     proc: subprocess.Popen[bytes]
-    log: Path
+    log: Path  # stderr
+    out: Path  # stdout
+    tls: Certificate | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def origin(self) -> str:
         # Same-origin default: each instance accepts only its own host:port as Origin.
         return self.url
 
+    @property
+    def client_context(self) -> ssl.SSLContext | None:
+        """A client context that trusts this instance's certificate (None without TLS)."""
+        return self.tls.client_context() if self.tls else None
+
     def client(self, cookie: str | None = None) -> httpx.AsyncClient:
         headers = {"Origin": self.origin}
         if cookie is not None:
             headers["Cookie"] = f"connect.sid={cookie}"
-        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10)
+        return httpx.AsyncClient(
+            base_url=self.url, headers=headers, timeout=10, verify=self.client_context or True
+        )
 
-    def connect(self, cookie: str) -> Any:
+    def connect(self, cookie: str, **kwargs: Any) -> Any:
+        """A socket for ``/ws``; with TLS it verifies the certificate unless ``ssl`` is given."""
+        if self.tls is not None:
+            kwargs.setdefault("ssl", self.client_context)
         return connect(
-            f"ws://127.0.0.1:{self.port}/ws",
+            f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/ws",
             additional_headers={"Cookie": f"connect.sid={cookie}", "Origin": self.origin},
             origin=None,
             open_timeout=5,
             close_timeout=2,
             max_queue=None,
+            **kwargs,
         )
+
+    def output(self) -> str:
+        """What the process printed to stdout so far."""
+        return self.out.read_text(errors="replace")
 
     @property
     def alive(self) -> bool:
@@ -96,21 +122,30 @@ class Cluster:
     """Instances sharing a database, a broker (with a key prefix) and an uploads directory."""
 
     root: Path
-    database_url: str
-    broker_url: str
-    prefix: str
+    database_url: str = ""  # empty: SQLite in the shared data directory (one instance)
+    broker_url: str = ""  # empty: the in-process broker
+    prefix: str = ""
+    tls: Certificate | None = None  # serve HTTPS and WSS with it (``serve --ssl-*``)
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     instances: list[Instance] = field(default_factory=list)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def env(self, instance_id: str, extra: dict[str, str]) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PRODUCTDEMO_")}
+        if env.pop("PYTHONDONTWRITEBYTECODE", None):
+            # Without bytecode each process compiles the whole stack from source (seconds
+            # each); cache it in the temp directory instead, outside the working tree.
+            env["PYTHONPYCACHEPREFIX"] = str(
+                Path(tempfile.gettempdir()) / f"productdemo-pycache-{os.getuid()}"
+            )
+        if self.prefix:
+            env["PRODUCTDEMO_BROKER_PREFIX"] = self.prefix
         env.update(
             PRODUCTDEMO_DATABASE_URL=self.database_url,
             PRODUCTDEMO_BROKER_URL=self.broker_url,
-            PRODUCTDEMO_BROKER_PREFIX=self.prefix,
-            # A data directory of its own per instance: they share only PostgreSQL and Redis.
-            PRODUCTDEMO_STORAGE_DATA_DIR=str(self.root / f"data-{instance_id}"),
+            # With PostgreSQL a data directory of its own per instance: they share only
+            # PostgreSQL and Redis. SQLite lives in the data directory, so it is shared.
+            PRODUCTDEMO_STORAGE_DATA_DIR=str(self.data_dir(instance_id)),
             PRODUCTDEMO_SERVER_INSTANCE_ID=instance_id,
             PRODUCTDEMO_SECURITY_SECRET_KEY=self.secret,
             PRODUCTDEMO_SECURITY_ARGON2_TIME_COST="1",
@@ -124,6 +159,9 @@ class Cluster:
         )
         env.update(extra)
         return env
+
+    def data_dir(self, instance_id: str) -> Path:
+        return self.root / (f"data-{instance_id}" if self.database_url else "data")
 
     # --- users ------------------------------------------------------------------------
 
@@ -172,17 +210,20 @@ class Cluster:
         for _ in range(count):
             n = next(self._numbers)
             port = free_port()
-            log = self.root / f"inst-{n}.log"
-            with log.open("wb") as err:
+            log, out = self.root / f"inst-{n}.log", self.root / f"inst-{n}.out"
+            args = ["--port", str(port)]
+            if self.tls is not None:
+                args += ["--ssl-certfile", str(self.tls.certfile), "--ssl-keyfile", str(self.tls.keyfile)]
+            with log.open("wb") as err, out.open("wb") as stdout:
                 proc = subprocess.Popen(
-                    [str(PRODUCTDEMO), "serve", "--port", str(port)],
+                    [str(PRODUCTDEMO), "serve", *args],
                     cwd=REPO,
                     env=self.env(f"inst-{n}", extra),
                     stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
+                    stdout=stdout,
                     stderr=err,
                 )
-            instance = Instance(f"inst-{n}", port, proc, log)
+            instance = Instance(f"inst-{n}", port, proc, log, out, self.tls)
             self.instances.append(instance)
             started.append(instance)
         await asyncio.gather(*(self.wait_ready(i) for i in started))
@@ -190,7 +231,8 @@ class Cluster:
 
     async def wait_ready(self, instance: Instance, timeout: float = 30_000 * MS) -> None:
         deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient(base_url=instance.url, timeout=2) as http:
+        verify = instance.client_context or True
+        async with httpx.AsyncClient(base_url=instance.url, timeout=2, verify=verify) as http:
             while time.monotonic() < deadline:
                 if not instance.alive:
                     raise AssertionError(f"{instance.name} exited:\n{tail(instance.log)}")

@@ -65,3 +65,23 @@ async def test_transactions_run_to_completion_release_the_lock(db: async_session
         await to_completion(_renew(factory))
 
     assert await _cancelled_keepers_leave_the_database_writable(db, renew)
+
+
+async def test_a_cancellation_is_raised_even_when_the_transaction_then_fails() -> None:
+    """A caller cancelled while its transaction runs gets CancelledError, not the transaction's
+    own error: a keeper that retries failed renewals must still stop when it is cancelled."""
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def failing() -> None:
+        entered.set()
+        await release.wait()
+        raise RuntimeError("database is locked")
+
+    task = asyncio.create_task(to_completion(failing()))
+    await entered.wait()
+    task.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(asyncio.CancelledError) as raised:
+        await task
+    assert isinstance(raised.value.__context__, RuntimeError)

@@ -77,6 +77,13 @@ async def to_completion(transaction: Coroutine[Any, Any, T]) -> T:
             if task.done():
                 raise
             cancelled = exc
+        except BaseException:
+            if cancelled is None:
+                raise
+            # The caller was cancelled meanwhile: that is what it must see, or a keeper that
+            # retries failed transactions would go on after being stopped. The transaction's
+            # error stays attached as the cancellation's context.
+            raise cancelled  # noqa: B904
         else:
             break
     if cancelled is not None:

@@ -71,6 +71,18 @@ async def indexed_once(live: LiveServer, doc_id: str, events: list[dict[str, Any
     return bool(events[-1]["message"] == f"Ready: {rows} chunks indexed" and rows == distinct)
 
 
+async def process(live: LiveServer, data: bytes) -> tuple[str, list[dict[str, Any]]]:
+    """A new user uploads ``data`` and watches it complete; returns its id and status updates
+    once the processor runs nothing."""
+    _, cookie = await live.user_session()
+    async with live.connect(cookie) as ws:
+        await recv_type(ws, "hello")
+        doc_id = await upload(live, cookie, data)
+        events = await statuses(ws, doc_id)
+    await settle(live)
+    return doc_id, events
+
+
 def leases_of(live: LiveServer) -> Leases:
     leases: Leases = live.services.documents.processor._leases
     return leases
@@ -94,12 +106,7 @@ async def test_a_failed_renewal_is_retried_and_the_document_is_processed_once(
         return await renew(doc_id)
 
     monkeypatch.setattr(leases, "renew", flaky_renew)
-    _, cookie = await live.user_session()
-    async with live.connect(cookie) as ws:
-        await recv_type(ws, "hello")
-        doc_id = await upload(live, cookie, long_pdf)
-        events = await statuses(ws, doc_id)
-    await settle(live)
+    doc_id, events = await process(live, long_pdf)
     messages = [e["message"] for e in events]
     assert "Resumed after an interruption" not in messages, messages
     assert len(calls) >= 3, calls
@@ -123,12 +130,7 @@ async def test_a_lease_that_cannot_be_kept_stops_the_work_and_another_worker_fin
         return await renew(doc_id)
 
     monkeypatch.setattr(leases, "renew", failing_for_the_first_claim)
-    _, cookie = await live.user_session()
-    async with live.connect(cookie) as ws:
-        await recv_type(ws, "hello")
-        doc_id = await upload(live, cookie, long_pdf)
-        events = await statuses(ws, doc_id)
-    await settle(live)
+    doc_id, events = await process(live, long_pdf)
     messages = [e["message"] for e in events]
     assert messages.count("Resumed after an interruption") == 1, messages
     assert [e["status"] for e in events].count("completed") == 1, messages

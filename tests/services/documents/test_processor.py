@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
+from sqlalchemy.util import await_only
 
 from tests import sample_files
 from tests.services.documents.test_workers import worker_pids
@@ -119,3 +123,56 @@ async def test_readiness_reports_a_pool_that_cannot_start_workers(
         response.json()["checks"]["extraction"]
         == "broken (cannot start worker processes (OSError: injected))"
     )
+
+
+async def test_deleting_a_document_mid_statement_leaves_the_database_writable(
+    start_server: StartServer,
+) -> None:
+    """A delete that cancels processing while SQLite runs a statement of its indexing
+    transaction answers 204 within seconds, and the next upload is stored and processed.
+    (Before: the cancelled connection was closed with the statement unfinished, kept its
+    transaction and the write lock, and the delete failed with "database is locked" after
+    the 30 s busy timeout.)"""
+    live = await start_server(documents={"concurrency": 1})
+    if not live.config.database_url.startswith("sqlite"):
+        pytest.skip("the write lock held by an unfinished statement is SQLite's")
+    _, cookie = await live.user_session()
+    reached, release = threading.Event(), threading.Event()
+
+    def trace(statement: str) -> None:
+        # Runs in the driver's thread as SQLite starts a statement: blocking here keeps the
+        # task awaiting the driver, inside the transaction that replaced the chunks.
+        if statement.startswith("SELECT chunks.id") and not release.is_set():
+            reached.set()
+            release.wait(10)
+
+    def traced(dbapi_connection: Any, *_: Any) -> None:
+        await_only(dbapi_connection.driver_connection.set_trace_callback(trace))
+
+    event.listen(Pool, "checkout", traced)
+    try:
+        async with live.client(cookies={"connect.sid": cookie}) as http:
+            response = await http.post("/api/documents", files=[("files", ("a.txt", b"Rivers and bridges."))])
+            doc_id = response.json()["documents"][0]["id"]
+            try:
+                async with asyncio.timeout(10_000 * MS):
+                    while not reached.is_set():
+                        await asyncio.sleep(10 * MS)
+            except TimeoutError:
+                pytest.fail("no SELECT of chunk ids in the indexing transaction (retrieval/stage.py store)")
+            deleting = asyncio.ensure_future(http.delete(f"/api/documents/{doc_id}"))
+            await asyncio.sleep(200 * MS)  # the delete cancels the task while the statement runs
+            release.set()
+            async with asyncio.timeout(5000 * MS):
+                assert (await deleting).status_code == 204
+                response = await http.post(
+                    "/api/documents", files=[("files", ("b.txt", b"Another short note."))]
+                )
+                assert response.status_code == 201
+                other = response.json()["documents"][0]["id"]
+                while (await http.get(f"/api/documents/{other}")).json()["status"] != "completed":
+                    await asyncio.sleep(50 * MS)
+            assert (await http.get(f"/api/documents/{doc_id}")).status_code == 404
+    finally:
+        release.set()
+        event.remove(Pool, "checkout", traced)

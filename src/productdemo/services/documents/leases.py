@@ -104,9 +104,16 @@ class Leases:
     async def claim(self) -> Claim | None:
         """Claim the oldest unfinished document whose lease has run out, if there is one."""
         started = asyncio.get_running_loop().time()
-        async with self._db() as db:
-            row = (await db.execute(self._claim_sql, self._params())).first()
-            await db.commit()
+
+        async def claim() -> tuple[Any, ...] | None:
+            async with self._db() as db:
+                row = (await db.execute(self._claim_sql, self._params())).first()
+                await db.commit()
+            return None if row is None else tuple(row)
+
+        # The workers are cancelled at stop, which then gives the claims back: a claim cut
+        # off mid-statement would keep SQLite's write lock and that write would fail.
+        row = await to_completion(claim())
         if row is None:
             return None
         return Claim(str(row[0]), int(row[1]), row[2] == "processing", int(row[3]), started)
@@ -139,12 +146,17 @@ class Leases:
         }
         if refund:
             values["attempts"] = Document.attempts - 1
-        async with self._db() as db:
-            result = await db.execute(
-                self.guard(update(Document).where(Document.id == doc_id)).values(values)
-            )
-            await db.commit()
-        return rows_changed(result) == 1
+
+        async def requeue() -> bool:
+            async with self._db() as db:
+                result = await db.execute(
+                    self.guard(update(Document).where(Document.id == doc_id)).values(values)
+                )
+                await db.commit()
+            return rows_changed(result) == 1
+
+        # Called from the document's task, which a delete or a stop may cancel.
+        return await to_completion(requeue())
 
     async def give_back_all(self) -> None:
         """Release every claim this instance holds (a restart or a clean stop), refunding the attempt."""

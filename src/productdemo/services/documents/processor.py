@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from productdemo.errors import DomainError
 from productdemo.realtime.publisher import Publisher
-from productdemo.services.documents.chunking import chunk_parts
+from productdemo.services.documents.chunking import Chunk as TextChunk, chunk_parts
 from productdemo.services.documents.errors import DocumentError
 from productdemo.services.documents.events import DocumentStatusUpdate
 from productdemo.services.documents.files import FileStore
@@ -38,7 +38,9 @@ from productdemo.services.documents.leases import Claim, LeaseLost, Leases, rows
 from productdemo.services.documents.progress import ProgressReporter
 from productdemo.services.documents.sniff import DocumentKind
 from productdemo.services.documents.workers import ExtractionPool, PoolUnavailable, WorkerCrashed
+from productdemo.services.retrieval.embedder import Vectors
 from productdemo.services.retrieval.stage import EmbeddingStage
+from productdemo.storage.database import to_completion
 from productdemo.storage.models import Chunk, Document
 
 logger = logging.getLogger(__name__)
@@ -157,24 +159,31 @@ class DocumentProcessor:
                     # The final write gives the claim up: a renewal landing after it would find
                     # no claim and cancel this task before the final event is published.
                     await before_final()
-                async with self._db() as db:
-                    result = await db.execute(
-                        self._leases.guard(update_row(doc_id)).values(
-                            **({"claimed_by": None, "lease_until": None} if final else {}),
-                            status=update.status,
-                            stage=update.stage,
-                            progress=update.progress,
-                            message=update.message,
-                            error=update.error,
-                            updated_at=datetime.now(UTC),
-                        )
-                    )
-                    if rows_changed(result) != 1:
-                        raise LeaseLost(doc_id)
-                    await db.commit()
+                # A delete or a lost lease cancels this task: never in the middle of the write.
+                await to_completion(self._save_status(doc_id, update, final))
             await self._publish(owner_id, update)
 
         return ProgressReporter(doc_id, sink, self._min_interval)
+
+    async def _save_status(self, doc_id: str, update: DocumentStatusUpdate, final: bool) -> None:
+        """Raises:
+        LeaseLost: this instance no longer holds the claim (nothing was written).
+        """
+        async with self._db() as db:
+            result = await db.execute(
+                self._leases.guard(update_row(doc_id)).values(
+                    **({"claimed_by": None, "lease_until": None} if final else {}),
+                    status=update.status,
+                    stage=update.stage,
+                    progress=update.progress,
+                    message=update.message,
+                    error=update.error,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+            if rows_changed(result) != 1:
+                raise LeaseLost(doc_id)
+            await db.commit()
 
     async def _publish(self, owner_id: int, update: DocumentStatusUpdate) -> None:
         try:
@@ -267,6 +276,26 @@ class DocumentProcessor:
         chunks = await asyncio.to_thread(chunk_parts, parts)
         vectors = await self._embedding.embed(chunks, reporter)
         await reporter.stage_changed("indexing", 90, f"Indexing {len(chunks)} chunks")
+        # Deleting the document cancels this task and then deletes the row: cancelled in the
+        # middle of a statement, the connection would keep this transaction (and on SQLite
+        # the write lock), so the delete would fail. It runs to its end instead.
+        await to_completion(self._index(doc_id, doc.owner_id, chunks, vectors, reporter))
+        noun = "chunk" if len(chunks) == 1 else "chunks"
+        await reporter.stage_changed("completed", 100, f"Ready: {len(chunks)} {noun} indexed")
+
+    async def _index(
+        self,
+        doc_id: str,
+        owner_id: int,
+        chunks: list[TextChunk],
+        vectors: Vectors,
+        reporter: ProgressReporter,
+    ) -> None:
+        """Replace the document's chunks and vectors in one transaction guarded by the claim.
+
+        Raises:
+            LeaseLost: this instance no longer holds the claim (rolled back).
+        """
         async with self._db() as db:
             # A previous attempt that died after indexing may have left chunks behind.
             await db.execute(delete(Chunk).where(Chunk.document_id == doc_id))
@@ -291,13 +320,11 @@ class DocumentProcessor:
                 await reporter.advanced(
                     90 + 9 * done // len(chunks), f"Indexed {done} of {len(chunks)} chunks"
                 )
-            await self._embedding.store(db, doc_id, doc.owner_id, vectors)
+            await self._embedding.store(db, doc_id, owner_id, vectors)
             saved = await db.execute(self._leases.guard(update_row(doc_id)).values(chunk_count=len(chunks)))
             if rows_changed(saved) != 1:
                 raise LeaseLost(doc_id)  # rolled back: the instance that holds the claim writes them
             await db.commit()
-        noun = "chunk" if len(chunks) == 1 else "chunks"
-        await reporter.stage_changed("completed", 100, f"Ready: {len(chunks)} {noun} indexed")
 
 
 def update_row(doc_id: str) -> Update:

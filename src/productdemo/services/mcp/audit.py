@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from productdemo.storage.database import to_completion
 from productdemo.storage.models import McpAudit
 
 
@@ -22,6 +23,18 @@ class AuditLog:
         result: str,
         server_name: str | None = None,
         command: str | None = None,
+    ) -> None:
+        # Install tasks record their end and are cancelled at stop: never mid-insert.
+        await to_completion(self._insert(username, action, host, result, server_name, command))
+
+    async def _insert(
+        self,
+        username: str,
+        action: str,
+        host: str,
+        result: str,
+        server_name: str | None,
+        command: str | None,
     ) -> None:
         async with self._db() as db:
             db.add(

@@ -35,6 +35,7 @@ from productdemo.services.mcp.remote import (
     wrap,
 )
 from productdemo.services.mcp.verify import ToolInfo, VerifyFailed, list_remote_tools
+from productdemo.storage.database import to_completion
 from productdemo.storage.models import McpInstall
 
 logger = logging.getLogger(__name__)
@@ -231,14 +232,21 @@ class InstallRunner:
         Raises:
             ClaimLost: it does not.
         """
-        async with self._db() as db:
-            result = await db.execute(
-                update(McpInstall)
-                .where(McpInstall.id == self._install.id, McpInstall.claimed_by == self._owner)
-                .values(state=state, message=message, exit_status=exit_status, updated_at=datetime.now(UTC))
-            )
-            await db.commit()
-        if not getattr(result, "rowcount", 1):
+
+        async def save() -> bool:
+            async with self._db() as db:
+                result = await db.execute(
+                    update(McpInstall)
+                    .where(McpInstall.id == self._install.id, McpInstall.claimed_by == self._owner)
+                    .values(
+                        state=state, message=message, exit_status=exit_status, updated_at=datetime.now(UTC)
+                    )
+                )
+                await db.commit()
+            return bool(getattr(result, "rowcount", 1))
+
+        # The work is cancelled when its lease is lost or the instance stops: never mid-write.
+        if not await to_completion(save()):
             raise ClaimLost(self._install.id)
         await publish_state(self._events, self._install.id, state, message, exit_status)
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -123,18 +124,24 @@ class InstallWorker:
                 pass
 
     async def _end_lost(self, statement: object) -> None:
-        async with self._db() as db:
-            rows = await db.execute(
-                statement.values(  # type: ignore[attr-defined]
-                    state="error",
-                    message=LOST,
-                    claimed_by=None,
-                    lease_until=None,
-                    updated_at=datetime.now(UTC),
-                ).returning(McpInstall.id, McpInstall.server_name, McpInstall.command, McpInstall.host_id)
-            )
-            lost = rows.all()
-            await db.commit()
+        async def end() -> Sequence[Any]:
+            async with self._db() as db:
+                rows = await db.execute(
+                    statement.values(  # type: ignore[attr-defined]
+                        state="error",
+                        message=LOST,
+                        claimed_by=None,
+                        lease_until=None,
+                        updated_at=datetime.now(UTC),
+                    ).returning(McpInstall.id, McpInstall.server_name, McpInstall.command, McpInstall.host_id)
+                )
+                lost: Sequence[Any] = rows.all()
+                await db.commit()
+            return lost
+
+        # The loop is cancelled at stop: an UPDATE … RETURNING cut off mid-statement would
+        # keep SQLite's write lock.
+        lost = await to_completion(end())
         for install_id, server_name, command, host_id in lost:
             logger.warning("install %s: %s", install_id, LOST)
             await publish_state(self._events, install_id, "error", LOST, None)
@@ -154,9 +161,14 @@ class InstallWorker:
             "until": now + timedelta(seconds=self._settings.lease_seconds),
             "now": now,
         }
-        async with self._db() as db:
-            row = (await db.execute(self._claim_sql, params)).first()
-            await db.commit()
+
+        async def claim() -> tuple[Any, ...] | None:
+            async with self._db() as db:
+                row = (await db.execute(self._claim_sql, params)).first()
+                await db.commit()
+            return None if row is None else tuple(row)
+
+        row = await to_completion(claim())  # the loop is cancelled at stop
         if row is None:
             return False
         install_id = str(row[0])
@@ -247,22 +259,27 @@ class InstallWorker:
         tools = None
         if outcome.tools is not None:
             tools = json.dumps([{"name": t.name, "description": t.description} for t in outcome.tools])
-        async with self._db() as db:
-            result = await db.execute(
-                update(McpInstall)
-                .where(McpInstall.id == install.id, McpInstall.claimed_by == self.instance_id)
-                .values(
-                    state=outcome.state,
-                    message=outcome.message[:500],
-                    exit_status=outcome.exit_status,
-                    **({"tools": tools} if tools is not None else {}),
-                    claimed_by=None,
-                    lease_until=None,
-                    updated_at=datetime.now(UTC),
+
+        async def save() -> bool:
+            async with self._db() as db:
+                result = await db.execute(
+                    update(McpInstall)
+                    .where(McpInstall.id == install.id, McpInstall.claimed_by == self.instance_id)
+                    .values(
+                        state=outcome.state,
+                        message=outcome.message[:500],
+                        exit_status=outcome.exit_status,
+                        **({"tools": tools} if tools is not None else {}),
+                        claimed_by=None,
+                        lease_until=None,
+                        updated_at=datetime.now(UTC),
+                    )
                 )
-            )
-            await db.commit()
-        if not getattr(result, "rowcount", 1):
+                await db.commit()
+            return bool(getattr(result, "rowcount", 1))
+
+        # The install's task is cancelled at stop: the end is written whole or not at all.
+        if not await to_completion(save()):
             logger.warning("install %s: ended elsewhere before this instance could write its end", install.id)
             return
         state = outcome.state

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Subquery, and_, delete, exists, func, or_,
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from productdemo.services.notifications.events import NotificationPublic
+from productdemo.storage.database import to_completion
 from productdemo.storage.models import NotificationMark, NotificationRead, StoredNotification
 
 N = StoredNotification
@@ -38,9 +39,15 @@ class NotificationStore:
             link=link,
             created_at=datetime.now(UTC),
         )
-        async with self._db() as db:
-            db.add(row)
-            await db.commit()
+
+        async def insert() -> None:
+            async with self._db() as db:
+                db.add(row)
+                await db.commit()
+
+        # Document and install outcomes are noted from their jobs' tasks, which a delete or a
+        # stop cancels: the insert (a RETURNING statement) must not keep SQLite's write lock.
+        await to_completion(insert())
         return row
 
     async def page(self, user_id: int, before: int | None, limit: int) -> list[NotificationPublic]:
@@ -113,6 +120,19 @@ class NotificationStore:
                 )
                 await db.commit()
             return await _unread(db, user_id)
+
+
+def start_read_mark(db: AsyncSession, user_id: int) -> None:
+    """Inside the transaction that creates account ``user_id``: start its mark above every
+    announcement to everyone sent so far.
+
+    Those were not sent to this account (it did not exist), so they must never count as
+    unread for it; the mark makes them read in one row, and keeps the unread count to its
+    range counts. (On PostgreSQL an announcement whose transaction commits just after the
+    account's may have a lower id, and so be read too: it was sent as the account was made.)
+    """
+    newest = select(func.max(N.id)).where(N.user_id.is_(None)).scalar_subquery()
+    db.add(NotificationMark(user_id=user_id, read_up_to=func.coalesce(newest, 0)))
 
 
 async def _mark(db: AsyncSession, user_id: int) -> int:

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from productdemo.realtime.protocol import CloseCode
 from productdemo.services.users.sessions import SessionStore
+from productdemo.storage.database import to_completion
 from productdemo.storage.models import Revocation
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,8 @@ class RevocationFollower:
                     await self.revalidate()
                 rounds += 1
                 if rounds % 7200 == 0:
-                    await self._cleanup()
+                    # This task is cancelled at stop, and writers follow (claims given back).
+                    await to_completion(self._cleanup())
             except asyncio.CancelledError:
                 raise
             except Exception:

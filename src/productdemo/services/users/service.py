@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from productdemo.errors import BadRequest, Conflict, NotFound, Unauthorized
+from productdemo.services.notifications.store import start_read_mark
 from productdemo.services.users.passwords import Passwords, check_strength
 from productdemo.services.users.sessions import SessionStore
 from productdemo.storage.models import User
@@ -62,9 +63,11 @@ class UserService:
         async with self._db() as db:
             db.add(user)
             try:
-                await db.commit()
+                await db.flush()
             except IntegrityError:
                 raise Conflict(f"user {username!r} already exists") from None
+            start_read_mark(db, user.id)
+            await db.commit()
         return _info(user)
 
     async def list(self) -> list[UserInfo]:
