@@ -43,6 +43,7 @@ from websockets.protocol import State
 from productdemo.realtime import handshake
 from productdemo.realtime.peer import FrameLimits, PongHoldingServerProtocol, SocketOwner
 from productdemo.realtime.protocol import CloseCode
+from productdemo.realtime.waiting import Flag, Inbox
 from productdemo.request_head import HeadGuard, HeadWatch, refusal
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def __init__(self, *args: Any, guard: HeadGuard, frame_limits: FrameLimits, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.queue = Inbox()  # type: ignore[assignment]
+        self.writable = Flag(True)  # type: ignore[assignment]
         self.accept_key = b""
         self.guard = guard
         self.frame_limits = frame_limits
@@ -242,7 +245,7 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         pongs = self.conn.pongs
         if not pongs:  # websockets answers no ping once closing
             return
-        pong = pongs.popleft()
+        pong = pongs.pop(0)
         if not self._spend("ping") or self.close_sent:
             return
         if self.writable.is_set():
