@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 # Superseded entries tolerated in a stalled queue before it is rebuilt without them.
 COMPACT_AT = 64
+NO_TOPICS: frozenset[str] = frozenset()
 
 
 class State(enum.Enum):
@@ -119,7 +120,8 @@ class Connection:
         self.skipped: dict[str, list[int]] | None = None
         self.paused = not transport.writable_now()
         self.streams: set[str] = set()
-        self.topics: set[str] = set()
+        # Shared and empty until the first subscribe (most sockets never subscribe to one).
+        self.topics: set[str] | frozenset[str] = NO_TOPICS
         # Track if DEBUG is enabled. Shortcut per-frame logging calls if it isn't.
         self.debug = debug
 

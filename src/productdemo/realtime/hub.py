@@ -188,6 +188,8 @@ class Hub:
         """Join a topic's stream (authorization is the router's job); returns its position."""
         stream = topic_stream(topic)
         joined = stream not in conn.streams
+        if isinstance(conn.topics, frozenset):
+            conn.topics = set()
         conn.topics.add(topic)
         try:
             await self._join(conn, stream)
@@ -198,7 +200,8 @@ class Hub:
             raise
 
     async def unsubscribe(self, conn: Connection, topic: str) -> None:
-        conn.topics.discard(topic)
+        if isinstance(conn.topics, set):
+            conn.topics.discard(topic)
         await self._leave(conn, topic_stream(topic))
 
     async def resume(self, conn: Connection, streams: dict[str, Position]) -> dict[str, object]:

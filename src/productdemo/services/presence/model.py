@@ -21,7 +21,7 @@ PublicView = dict[int, tuple[str, str]]
 AdminView = dict[int, tuple[str, str, int, tuple[tuple[str, int], ...]]]
 
 
-@dataclass
+@dataclass(slots=True)  # one per open socket: no __dict__
 class Tab:
     user_id: int
     username: str
