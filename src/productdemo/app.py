@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -95,19 +95,22 @@ class Application:
         self.websocket = websocket
         self.services = services
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # A plain function handing back the handler's coroutine, not awaiting it: an open
+        # socket then keeps no frame of this one for its whole life (docs/performance.md).
         kind = scope["type"]
         if kind == "websocket":
             if scope["path"] == WS_PATH:
-                await self.websocket(scope, receive, send)  # type: ignore[arg-type]
-            else:
-                await receive()
-                await send({"type": "websocket.close", "code": 1008})
-            return
+                return self.websocket(scope, receive, send)  # type: ignore[arg-type]
+            return _refuse_websocket(receive, send)
         if kind == "lifespan":
-            await self.api(scope, receive, send)
-            return
-        await self.http(scope, receive, send)
+            return self.api(scope, receive, send)
+        return self.http(scope, receive, send)
+
+
+async def _refuse_websocket(receive: Receive, send: Send) -> None:
+    await receive()
+    await send({"type": "websocket.close", "code": 1008})
 
 
 def body_limit(api: ASGIApp, config: Config) -> BodyLimit:

@@ -40,6 +40,9 @@ def uvicorn_config(app: Any, config: Config, **overrides: Any) -> uvicorn.Config
         "log_config": None,
         "access_log": False,
         "lifespan": "on",
+        # Application.__call__ returns its handler's coroutine instead of being one, which
+        # uvicorn's "auto" would take for ASGI 2.
+        "interface": "asgi3",
         "backlog": 4096,
         "timeout_graceful_shutdown": 5,
     }
