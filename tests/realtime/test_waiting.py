@@ -52,3 +52,14 @@ async def test_a_cancelled_flag_waiter_is_forgotten() -> None:
     await asyncio.gather(waiter, return_exceptions=True)
     assert flag._waiters == []
     flag.set()
+
+
+async def test_inbox_says_when_its_last_message_is_taken() -> None:
+    drained: list[int] = []
+    inbox = Inbox(lambda: drained.append(1))
+    inbox.put_nowait("a")
+    inbox.put_nowait("b")
+    await inbox.get()
+    assert drained == []
+    await inbox.get()
+    assert drained == [1]

@@ -74,7 +74,7 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def __init__(self, *args: Any, guard: HeadGuard, frame_limits: FrameLimits, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.queue = Inbox()  # type: ignore[assignment]
+        self.queue = Inbox(self._resume_after_receive)  # type: ignore[assignment]
         self.writable = Flag(True)  # type: ignore[assignment]
         self.accept_key = b""
         self.guard = guard
@@ -228,6 +228,16 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         # Called again on every arrival: uvicorn's receive() may have resumed reading.
         self.held = True
         self.transport.pause_reading()
+
+    def receive(self) -> Any:
+        # uvicorn's receive, minus its coroutine frame, which every open socket kept while
+        # waiting: the inbox resumes reading itself once drained (_resume_after_receive).
+        return self.queue.get()
+
+    def _resume_after_receive(self) -> None:
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
 
     def _spend(self, what: str) -> bool:
         """Take a rate-limit token for a frame that is not a whole message; False if refused."""

@@ -10,17 +10,20 @@ reading pauses after each one; nothing here is allocated until it is needed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 
 class Inbox:
     """A one-reader FIFO with the ``asyncio.Queue`` methods uvicorn's protocol uses."""
 
-    __slots__ = ("_items", "_waiter")
+    __slots__ = ("_drained", "_items", "_waiter")
 
-    def __init__(self) -> None:
+    def __init__(self, drained: Callable[[], None] | None = None) -> None:
         self._items: list[Any] | None = None
         self._waiter: asyncio.Future[None] | None = None
+        # Called when get() takes the last message (uvicorn's receive resumes reading then).
+        self._drained = drained
 
     def put_nowait(self, item: Any) -> None:
         if self._items is None:
@@ -38,7 +41,10 @@ class Inbox:
                 await self._waiter
             finally:
                 self._waiter = None
-        return self._items.pop(0)
+        item = self._items.pop(0)
+        if not self._items and self._drained is not None:
+            self._drained()
+        return item
 
     def empty(self) -> bool:
         return not self._items
