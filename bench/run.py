@@ -276,8 +276,9 @@ CHECKS = [
     ("fanout5000x20", "msg_per_s", "fan-out 5000x20 msg/s", 1.5, "ratio>="),
     ("fanout5000x20", "lat_p99_ms", "fan-out 5000x20 p99 ms", 1.0, "ratio<="),
     ("fanout5000x20", "server_cpu_us_per_msg", "fan-out 5000x20 server µs/msg", None, ""),
-    ("idle10000", "kib_per_conn", "idle 10k KiB/conn", 31.5, "abs<="),
-    ("handshake5000", "conn_per_s", "upgrades/s (5k, 200 in flight)", 1600, "abs>="),
+    # Issue 14: idle memory and authenticated upgrades against websockets' (unauthenticated).
+    ("idle10000", "kib_per_conn", "idle 10k KiB/conn", 1.0, "ratio<="),
+    ("handshake5000", "conn_per_s", "upgrades/s (5k, 200 in flight)", 1.0, "ratio>="),
     ("handshake5000", "server_cpu_us_per_conn", "server µs/upgrade", None, ""),
     ("targeted1000x5", "msg_per_s", "targeted 1000x5 msg/s", None, ""),
     ("targeted1000x5", "lat_p50_ms", "targeted 1000x5 p50 ms", None, ""),
