@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from productdemo.realtime.protocol import CloseCode
@@ -50,6 +51,12 @@ class PongHoldingServerProtocol(ServerProtocol):
         super().__init__(*args, **kwargs)
         # A list, not a deque: an empty deque costs a 600-byte block on every idle socket.
         self.pongs: list[bytes] = []
+
+    def open(self) -> None:
+        """The handshake was answered elsewhere (``handshake.py``): parse frames from now on."""
+        self.state = State.OPEN
+        self.parser = self.parse()
+        next(self.parser)
 
     def send_frame(self, frame: Frame) -> None:
         if frame.opcode is Opcode.PONG:

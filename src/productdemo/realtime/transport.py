@@ -31,14 +31,16 @@ It is also where a hostile peer is stopped before it costs anything (``docs/secu
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 from urllib.parse import unquote
 
+from uvicorn.config import Config
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from uvicorn.server import ServerState
 from websockets.frames import Frame
-from websockets.protocol import State
 
 from productdemo.realtime import handshake
 from productdemo.realtime.peer import FrameLimits, PongHoldingServerProtocol, SocketOwner
@@ -72,10 +74,49 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
 
     conn: PongHoldingServerProtocol
 
-    def __init__(self, *args: Any, guard: HeadGuard, frame_limits: FrameLimits, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        *,
+        guard: HeadGuard,
+        frame_limits: FrameLimits,
+    ) -> None:
+        # uvicorn's __init__ (0.54) is not called: it builds a websockets ServerProtocol, an
+        # asyncio.Queue and an asyncio.Event that would all be replaced at once, a tenth of
+        # an upgrade's cost. These are its attributes, with the lighter objects.
+        if not config.loaded:
+            config.load()
+        self.config = config
+        self.app = config.loaded_app
+        self.loop = asyncio.get_event_loop()
+        self.logger = logging.getLogger("uvicorn.error")
+        self.root_path = config.root_path
+        self.asgi_version = config.asgi_version
+        self.app_state = app_state
+        self.connections = server_state.connections
+        self.tasks = server_state.tasks
+        self.default_headers = server_state.default_headers
+        self.transport = None  # type: ignore[assignment]
+        self.server = self.client = None
+        self.scheme = None  # type: ignore[assignment]
         self.queue = Inbox(self._resume_after_receive)  # type: ignore[assignment]
+        self.handshake_initiated = self.handshake_complete = False
+        self.close_sent = self.disconnected = False
+        self.close_timer = None
+        self.close_timeout = 10.0
+        self.initial_response = None
+        self.conn = PongHoldingServerProtocol(max_size=config.ws_max_size, logger=self.logger)
+        self.read_paused = False
         self.writable = Flag(True)  # type: ignore[assignment]
+        self.ping_interval = config.ws_ping_interval
+        self.ping_timeout = config.ws_ping_timeout
+        self.ping_timer = self.pong_timer = None
+        self.pending_ping_payload = None
+        self.ping_sent_at = self.last_ping_rtt = 0.0
+        self.frames = []
+        self.curr_msg_data_type = "bytes"
         self.accept_key = b""
         self.guard = guard
         self.frame_limits = frame_limits
@@ -160,9 +201,7 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         headers = self.default_headers + list(message.get("headers", []))
         if message.get("subprotocol"):
             headers.append((b"sec-websocket-protocol", message["subprotocol"].encode()))
-        self.conn = PongHoldingServerProtocol(
-            state=State.OPEN, max_size=self.config.ws_max_size, logger=self.conn.logger
-        )
+        self.conn.open()
         self.handshake_complete = True
         self.transport.write(handshake.switching_protocols(self.accept_key, headers))
         self.start_keepalive()
