@@ -117,7 +117,12 @@ def body_limit(api: ASGIApp, config: Config) -> BodyLimit:
 
 
 def create_app(config: Config) -> Application:
-    engine = create_engine(config.database_url)
+    engine = create_engine(
+        config.database_url,
+        config.database.pool_size,
+        config.database.max_overflow,
+        config.database.pool_timeout,
+    )
     db = create_session_factory(engine)
     rt = config.realtime
     broker: Broker

@@ -62,6 +62,10 @@ class StorageSettings(_Section):
 
 class DatabaseSettings(_Section):
     url: str = ""
+    # PostgreSQL's connection pool per instance (SQLite ignores them).
+    pool_size: int = Field(10, ge=1, le=1000)
+    max_overflow: int = Field(20, ge=0, le=1000)
+    pool_timeout: float = Field(30.0, gt=0, le=600)
 
 
 class SecuritySettings(_Section):

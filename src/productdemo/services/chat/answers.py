@@ -34,6 +34,7 @@ from productdemo.services.chat.leases import Leases
 from productdemo.services.chat.live import LiveAnswer, units
 from productdemo.services.chat.prompt import cited
 from productdemo.services.chat.retrieval import PassageSearch, rank
+from productdemo.storage.database import to_completion
 from productdemo.storage.models import Conversation, Message
 
 logger = logging.getLogger(__name__)
@@ -136,6 +137,7 @@ class Answers:
             if live.job is not None:
                 jobs.append(live.job)
         await asyncio.gather(*jobs, return_exceptions=True)
+        await self.leases.close()
         await self.generator.close()
 
     async def _run(self, live: LiveAnswer) -> None:
@@ -153,10 +155,8 @@ class Answers:
         error: str | None = None
         live.work = asyncio.get_running_loop().create_task(self._answer(live, sources, tally))
         flusher = asyncio.get_running_loop().create_task(live.flush_loop(send_chunk, self._interval))
-        keeper = asyncio.get_running_loop().create_task(
-            self.leases.keep(
-                live.message_id, lambda: live.text, lambda: live.stop("cancelled"), lambda: live.stop("lost")
-            )
+        self.leases.hold(
+            live.message_id, lambda: live.text, lambda: live.stop("cancelled"), lambda: live.stop("lost")
         )
         try:
             await live.work
@@ -170,9 +170,8 @@ class Answers:
             logger.exception("answer %s failed", live.message_id)
             status, error = "failed", f"internal error ({type(exc).__name__}); ask again"
         finally:
-            # The keeper stops before the final write: it must not renew a claim being released.
-            keeper.cancel()
-            await asyncio.gather(keeper, return_exceptions=True)
+            # Released before the final write: the keeper must not renew a claim being released.
+            self.leases.release(live.message_id)
             live.close_flusher()
             await asyncio.gather(flusher, return_exceptions=True)
         try:
@@ -224,7 +223,13 @@ class Answers:
     async def _finish(
         self, live: LiveAnswer, status: EndStatus, error: str | None, citations: list[Source], usage: Usage
     ) -> bool:
-        """The one write at the end, guarded by this instance's claim."""
+        """The one write at the end, guarded by this instance's claim; run to completion even if
+        the job is cancelled meanwhile (guarantees rule 8)."""
+        return await to_completion(self._write_end(live, status, error, citations, usage))
+
+    async def _write_end(
+        self, live: LiveAnswer, status: EndStatus, error: str | None, citations: list[Source], usage: Usage
+    ) -> bool:
         async with self.leases.write() as db:
             result = await db.execute(
                 update(Message)
