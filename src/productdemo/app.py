@@ -178,6 +178,7 @@ def create_app(config: Config) -> Application:
     answers = Answers(
         Leases(db, config.instance_id, llm.lease_seconds, serialize_writes=engine.dialect.name == "sqlite"),
         broker,
+        broker.signals,
         search,
         create_generator(llm),
         llm.sources,

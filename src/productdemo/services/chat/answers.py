@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 
 from productdemo.errors import BadRequest, DomainError
 from productdemo.realtime.publisher import Publisher
+from productdemo.realtime.signals import Signals
 from productdemo.services.chat.events import (
     EndStatus,
     MessageChunk,
@@ -40,6 +41,8 @@ from productdemo.storage.models import Conversation, Message
 logger = logging.getLogger(__name__)
 
 MAX_QUERY = 200
+# Stop made through another instance: its data is the answer's message id.
+STOP_SIGNAL = "chat.stop"
 
 _END_STAGE: dict[EndStatus, Stage] = {
     "complete": "done",
@@ -60,6 +63,7 @@ class Answers:
         self,
         leases: Leases,
         events: Publisher,
+        signals: Signals,
         search: PassageSearch,
         generator: Generator,
         sources: int,
@@ -68,6 +72,8 @@ class Answers:
         self.leases = leases
         self._db = leases.db
         self._events = events
+        self._signals = signals
+        signals.on_signal(STOP_SIGNAL, self._stop_here)
         self._search = search
         self.generator = generator
         self._sources = sources
@@ -81,6 +87,23 @@ class Answers:
 
     def running(self) -> list[LiveAnswer]:
         return list(self._live.values())
+
+    async def stop_anywhere(self, message_id: str) -> None:
+        """Stop an answer whichever instance writes it: at once here, through a signal elsewhere.
+
+        The caller has set ``cancel_requested`` on the row first: if the signal is lost (Redis
+        down), the owner still reads the flag at its next lease renewal.
+        """
+        if self._stop_here(message_id):
+            return
+        try:
+            await self._signals.signal(STOP_SIGNAL, message_id)
+        except DomainError as exc:
+            logger.warning("answer %s: stop not signalled (%s); the owner reads the flag", message_id, exc)
+
+    def _stop_here(self, message_id: str) -> bool:
+        live = self._live.get(message_id)
+        return live is not None and live.stop("cancelled")
 
     async def start(self, single: bool) -> None:
         """End the answers a previous run of this instance left (every one when ``single``),

@@ -171,7 +171,8 @@ class ChatService:
         return MessagePublic.of(asked, question, units(question)), MessagePublic.of(answer, "", 0)
 
     async def cancel(self, owner_id: int, conversation_id: str, message_id: str) -> MessagePublic:
-        """Stop an answer: at once if it runs here, within a lease renewal if elsewhere.
+        """Stop an answer: at once if it runs here, through a signal to its instance if elsewhere
+        (the row's flag, read at the owner's next lease renewal, if the signal is lost).
 
         Raises:
             NotFound: no such answer of the owner's. Conflict: it has already ended.
@@ -187,8 +188,7 @@ class ChatService:
             await db.commit()
         live = self.answers.get(message_id)
         text = live.text if live is not None else ""
-        if live is not None:
-            live.stop("cancelled")
+        await self.answers.stop_anywhere(message_id)
         return MessagePublic.of(message, text, units(text))
 
     async def _owned(self, db: AsyncSession, owner_id: int, conversation_id: str) -> Conversation:
