@@ -183,6 +183,8 @@ def create_app(config: Config) -> Application:
         create_generator(llm),
         llm.sources,
         llm.flush_interval,
+        # The extractive generator quotes passages for the question alone: no history to read.
+        llm.history_chars if llm.provider != "extractive" else 0,
     )
     chat = ChatService(db, broker, answers)
     chat_access.register(router, chat)

@@ -30,10 +30,10 @@ from productdemo.services.chat.events import (
     Stage,
     Usage,
 )
-from productdemo.services.chat.generators import Generator, GeneratorError, Passage, Tally
+from productdemo.services.chat.generators import Generator, GeneratorError, Passage, Tally, Turn
 from productdemo.services.chat.leases import Leases
 from productdemo.services.chat.live import LiveAnswer, units
-from productdemo.services.chat.prompt import cited
+from productdemo.services.chat.prompt import cited, earlier_turns
 from productdemo.services.chat.retrieval import PassageSearch, rank
 from productdemo.storage.database import to_completion
 from productdemo.storage.models import Conversation, Message
@@ -41,6 +41,8 @@ from productdemo.storage.models import Conversation, Message
 logger = logging.getLogger(__name__)
 
 MAX_QUERY = 200
+# Earlier messages read for the chat history: more than any character budget keeps.
+HISTORY_MESSAGES = 100
 # Stop made through another instance: its data is the answer's message id.
 STOP_SIGNAL = "chat.stop"
 
@@ -68,6 +70,7 @@ class Answers:
         generator: Generator,
         sources: int,
         flush_interval: float,
+        history_chars: int = 0,
     ) -> None:
         self.leases = leases
         self._db = leases.db
@@ -78,6 +81,7 @@ class Answers:
         self.generator = generator
         self._sources = sources
         self._interval = flush_interval
+        self._history_chars = history_chars
         self._live: dict[str, LiveAnswer] = {}
         self.on_end: Ended | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -240,8 +244,27 @@ class Answers:
             f"Writing the answer ({self.generator.name}): {len(sources)} passages, {documents} documents",
             sources,
         )
-        async for piece in self.generator.stream(live.question, passages, tally):
+        history = await self._history(live)
+        async for piece in self.generator.stream(live.question, passages, tally, history):
             live.add(piece)
+
+    async def _history(self, live: LiveAnswer) -> list[Turn]:
+        """The conversation's earlier turns that fit the budget (none when it is 0)."""
+        if self._history_chars <= 0:
+            return []
+        this = select(Message.seq).where(Message.id == live.message_id).scalar_subquery()
+        async with self._db() as db:
+            rows = (
+                await db.execute(
+                    select(Message.role, Message.content, Message.status)
+                    # Below the question this answer is for (the message just before it).
+                    .where(Message.conversation_id == live.conversation_id, Message.seq < this - 1)
+                    .order_by(Message.seq.desc())
+                    .limit(HISTORY_MESSAGES)
+                )
+            ).all()
+        oldest_first = [(str(r), str(c), str(s)) for r, c, s in reversed(rows)]
+        return earlier_turns(oldest_first, self._history_chars)
 
     async def _finish(
         self, live: LiveAnswer, status: EndStatus, error: str | None, citations: list[Source], usage: Usage
