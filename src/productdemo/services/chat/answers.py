@@ -151,7 +151,16 @@ class Answers:
     def begin(self, live: LiveAnswer) -> None:
         """Start answering; the message row exists, claimed by this instance."""
         self._live[live.message_id] = live
-        live.job = asyncio.get_running_loop().create_task(self._run(live), name=f"answer-{live.message_id}")
+        sources: list[Source] = []
+        tally = Tally()
+        loop = asyncio.get_running_loop()
+        work = live.work = loop.create_task(self._answer(live, sources, tally))
+        # Held from the moment its row is committed (this call), never later: the sweep skips
+        # only held answers, and with a short lease a late hold could find it already swept.
+        self.leases.hold(
+            live.message_id, lambda: live.text, lambda: live.stop("cancelled"), lambda: live.stop("lost")
+        )
+        live.job = loop.create_task(self._run(live, work, sources, tally), name=f"answer-{live.message_id}")
 
     async def stop(self) -> None:
         """Shutting down: end every running answer as ``interrupted`` and wait for them."""
@@ -167,7 +176,9 @@ class Answers:
         await self.leases.close()
         await self.generator.close()
 
-    async def _run(self, live: LiveAnswer) -> None:
+    async def _run(
+        self, live: LiveAnswer, work: asyncio.Task[None], sources: list[Source], tally: Tally
+    ) -> None:
         topic = f"conversation:{live.conversation_id}"
 
         async def send_chunk(offset: int, delta: str) -> None:
@@ -176,17 +187,11 @@ class Answers:
             )
             await self._publish(topic, chunk)
 
-        sources: list[Source] = []
-        tally = Tally()
         status: EndStatus = "complete"
         error: str | None = None
-        live.work = asyncio.get_running_loop().create_task(self._answer(live, sources, tally))
         flusher = asyncio.get_running_loop().create_task(live.flush_loop(send_chunk, self._interval))
-        self.leases.hold(
-            live.message_id, lambda: live.text, lambda: live.stop("cancelled"), lambda: live.stop("lost")
-        )
         try:
-            await live.work
+            await work
         except asyncio.CancelledError:
             if live.stop_reason is None:
                 raise
