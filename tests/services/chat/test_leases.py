@@ -217,6 +217,43 @@ async def test_a_late_renewal_never_lets_the_instance_interrupt_its_own_live_ans
     )
 
 
+async def test_renewals_that_fail_for_a_while_are_retried_and_the_answer_goes_on(
+    start_server: StartServer, fake: FakeOpenAI
+) -> None:
+    """Lease renewals that fail for less than the lease (a pool timeout, a dropped connection)
+    are retried soon; the answer keeps its claim and completes."""
+    server = await start_server(llm={"provider": "openai", "openai_url": fake.url, "lease_seconds": 900 * MS})
+    _, cookie = await server.user_session()
+    conversation_id = await _conversation(server, cookie)
+    fake.tokens, fake.delay = [f"r{n} " for n in range(80)], 20 * MS
+    failures = 0
+
+    def failing(_conn: Any, _cursor: Any, statement: str, _params: Any, _ctx: Any, _many: bool) -> None:
+        nonlocal failures
+        head, _, returned = statement.partition("RETURNING")
+        if (
+            head.lstrip().startswith("UPDATE messages SET")
+            and "cancel_requested" in returned
+            and failures < 3
+        ):
+            failures += 1
+            raise ConnectionResetError("renewal lost its connection")
+
+    engine = server.services.db.kw["bind"].sync_engine
+    async with server.connect(cookie) as ws:
+        await recv_type(ws, "hello")
+        await _follow(ws, conversation_id)
+        event.listen(engine, "before_cursor_execute", failing)
+        try:
+            answer = await _ask(server, cookie, conversation_id, "Keep at it")
+            events = await _until_end(ws, 5000 * MS)
+        finally:
+            event.remove(engine, "before_cursor_execute", failing)
+    assert failures == 3
+    end = events[-1]["payload"]
+    assert (end["messageId"], end["status"]) == (answer["id"], "complete")
+
+
 async def test_keepers_and_sweeps_cancelled_mid_transaction_leave_the_database_writable(
     start_server: StartServer,
 ) -> None:
