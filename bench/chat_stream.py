@@ -13,7 +13,8 @@ Runs three things, each bounded, and prints one JSON object:
    ``--tokens`` tokens per answer at ``--rate`` tokens/s, each token carrying the time it was
    written (``t<time_ns>``). Reported: server CPU seconds per token (``/proc``), chunk frames per
    second received, and the delay from a token leaving the provider to its arrival at the
-   client socket (p50/p99; includes the merge window).
+   client socket (p50/p99; includes the merge window), and that p99 again for the tokens
+   written after the last question was accepted (streaming without answers starting beside it).
 3. ``llama`` (``--llama``, instead of 1 and 2): the real provider (SmolLM2-135M through
    xllamacpp) answering over passages that make a ~600-token prompt: time to first token and
    generation tokens/s, three times after a warm-up, each over a different prompt.
@@ -156,8 +157,11 @@ class Tab:
         self.base, self.cookie = base, cookie
         self.headers = {"Origin": base, "Cookie": f"connect.sid={cookie}"}
         self.delays: list[float] = []
+        # (ns the provider wrote the token, ms it took to reach this socket)
+        self.stamped: list[tuple[int, float]] = []
         self.frames = 0
         self.asked_s = 0.0
+        self.asked_ns = 0
 
     async def open(self, http: httpx.AsyncClient) -> None:
         reply = await http.post(f"{self.base}/api/conversations", json={}, headers=self.headers)
@@ -177,6 +181,7 @@ class Tab:
         reply = await http.post(path, json={"content": "What do the stamps say?"}, headers=self.headers)
         reply.raise_for_status()
         self.asked_s = time.perf_counter() - start
+        self.asked_ns = time.time_ns()
         first = None
         while True:
             raw = await self.ws.recv()
@@ -185,7 +190,9 @@ class Tab:
             if frame["type"] == "message_chunk":
                 first = first or time.perf_counter() - start
                 self.frames += 1
-                self.delays += [(now - int(ts)) / 1e6 for ts in STAMP.findall(frame["payload"]["delta"])]
+                stamps = [int(ts) for ts in STAMP.findall(frame["payload"]["delta"])]
+                self.delays += [(now - ts) / 1e6 for ts in stamps]
+                self.stamped += [(ts, (now - ts) / 1e6) for ts in stamps]
             elif frame["type"] == "message_end":
                 assert frame["payload"]["status"] == "complete", frame
                 assert first is not None
@@ -264,11 +271,15 @@ async def _measure(args: argparse.Namespace, work: Path, database: dict[str, str
             direct = [await direct_ttft(provider) for _ in range(args.rounds)]
             ours = [await tabs[i % n].ask(http) for i in range(args.rounds)]
             for tab in tabs:
-                tab.delays, tab.frames = [], 0
+                tab.delays, tab.stamped, tab.frames = [], [], 0
             cpu0, t0 = _cpu(server.pid), time.perf_counter()
             await asyncio.gather(*(tab.ask(http) for tab in tabs))
             elapsed, cpu = time.perf_counter() - t0, _cpu(server.pid) - cpu0
         delays = [d for tab in tabs for d in tab.delays]
+        # Tokens written once every question had been accepted: streaming alone, without the
+        # start-up work of answers (and the client's HTTP replies) competing with it.
+        all_asked = max(tab.asked_ns for tab in tabs)
+        steady = [d for tab in tabs for ts, d in tab.stamped if ts > all_asked]
         frames = sum(tab.frames for tab in tabs)
         return {
             "ttft": {
@@ -289,6 +300,8 @@ async def _measure(args: argparse.Namespace, work: Path, database: dict[str, str
                 "tokens_per_frame": round(len(delays) / max(1, frames), 1),
                 "delay_ms_p50": round(_pct(delays, 0.5), 1),
                 "delay_ms_p99": round(_pct(delays, 0.99), 1),
+                "delay_ms_p99_after_asks": round(_pct(steady, 0.99), 1),
+                "tokens_after_asks": len(steady),
                 "ask_ms_p50": round(1000 * _pct([t.asked_s for t in tabs], 0.5), 1),
                 "ask_ms_max": round(1000 * max(t.asked_s for t in tabs), 1),
             },

@@ -120,7 +120,12 @@ def body_limit(api: ASGIApp, config: Config) -> BodyLimit:
 
 
 def create_app(config: Config) -> Application:
-    engine = create_engine(config.database_url)
+    engine = create_engine(
+        config.database_url,
+        config.database.pool_size,
+        config.database.max_overflow,
+        config.database.pool_timeout,
+    )
     db = create_session_factory(engine)
     rt = config.realtime
     broker: Broker
@@ -176,10 +181,13 @@ def create_app(config: Config) -> Application:
     answers = Answers(
         Leases(db, config.instance_id, llm.lease_seconds, serialize_writes=engine.dialect.name == "sqlite"),
         broker,
+        broker.signals,
         search,
         create_generator(llm),
         llm.sources,
         llm.flush_interval,
+        # The extractive generator quotes passages for the question alone: no history to read.
+        llm.history_chars if llm.provider != "extractive" else 0,
     )
     chat = ChatService(db, broker, answers)
     chat_access.register(router, chat)

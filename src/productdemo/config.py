@@ -62,6 +62,10 @@ class StorageSettings(_Section):
 
 class DatabaseSettings(_Section):
     url: str = ""
+    # PostgreSQL's connection pool per instance (SQLite ignores them).
+    pool_size: int = Field(10, ge=1, le=1000)
+    max_overflow: int = Field(20, ge=0, le=1000)
+    pool_timeout: float = Field(30.0, gt=0, le=600)
 
 
 class SecuritySettings(_Section):
@@ -146,6 +150,7 @@ class LlmSettings(_Section):
     stall_timeout: float = Field(30.0, gt=0)
     connect_timeout: float = Field(10.0, gt=0)
     lease_seconds: float = Field(15.0, gt=0)
+    history_chars: int = Field(6000, ge=0, le=200_000)
     openai_url: str = "https://api.openai.com/v1"
     openai_model: str = "gpt-4o-mini"
     openai_api_key: SecretStr = SecretStr("")

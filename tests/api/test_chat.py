@@ -141,6 +141,45 @@ async def test_stages_in_order_and_chunks_make_the_stored_answer(
     )
 
 
+async def test_earlier_turns_go_to_the_model_with_the_new_question(
+    start_server: StartServer, fake: FakeOpenAI
+) -> None:
+    """The third question's request carries the earlier questions and their complete or
+    cancelled answers (markers removed) before the sources and the new question, within
+    [llm] history_chars, newest kept first."""
+    server = await _openai_server(start_server, fake, history_chars=80)
+    _, cookie = await server.user_session()
+    await _upload(server, cookie, "policy.md", POLICY)
+    conversation_id = await _conversation(server, cookie)
+    answers = [
+        ["Refunds ", "take ", "five ", "days ", "[1]."],
+        ["Parcels ", "ship ", "on ", "Tuesday."],
+        ["Ok."],
+    ]
+    questions = ["How long do refunds take, in business days exactly?", "And shipping?", "Which warehouse?"]
+    async with server.connect(cookie) as ws:
+        await recv_type(ws, "hello")
+        await _follow(ws, conversation_id)
+        for tokens, question in zip(answers, questions, strict=True):
+            fake.tokens = tokens
+            await _ask(server, cookie, conversation_id, question)
+            assert (await _until_end(ws))[-1]["payload"]["status"] == "complete"
+    first, second, third = (r["body"]["messages"] for r in fake.requests)
+    assert [m["role"] for m in first] == ["system", "user"]
+    assert second[1:3] == [
+        {"role": "user", "content": questions[0]},
+        {"role": "assistant", "content": "Refunds take five days."},
+    ]
+    # 80 characters hold the second pair (13 + 24) but not the first as well (51 + 23 more).
+    assert third[1:3] == [
+        {"role": "user", "content": "And shipping?"},
+        {"role": "assistant", "content": "Parcels ship on Tuesday."},
+    ]
+    assert [m["role"] for m in third] == ["system", "user", "assistant", "user"]
+    assert third[3]["content"].startswith("Sources:\n\n[1]")
+    assert third[3]["content"].endswith("Question: Which warehouse?")
+
+
 async def test_the_extractive_generator_answers_with_exact_citations(server: LiveServer) -> None:
     """With no model, the answer quotes the best sentence, labelled, and cites its passage."""
     _, cookie = await server.user_session()

@@ -16,6 +16,7 @@ from productdemo.realtime.events import Event
 from productdemo.realtime.history import HistoryStore, MemoryHistory, Position, Replay
 from productdemo.realtime.protocol import event_frame
 from productdemo.realtime.publisher import ALL_STREAM, Publisher, topic_stream, user_stream
+from productdemo.realtime.signals import MemorySignals, Signals
 
 #: deliver(stream, seq, frame, conflation_key): called on each instance for every event
 #: of a stream that instance has subscribed to.
@@ -36,6 +37,11 @@ class Broker(Publisher, HistoryStore, Protocol):
     @property
     def shared(self) -> bool:
         """True when events published here also reach other instances."""
+        ...
+
+    @property
+    def signals(self) -> Signals:
+        """Signals between instances through this broker (no socket sees them)."""
         ...
 
     @property
@@ -73,6 +79,7 @@ class MemoryBroker:
 
     def __init__(self, history: MemoryHistory) -> None:
         self.history = history
+        self.signals = MemorySignals()
         self._deliver: Deliver | None = None
         self._pruner: asyncio.Task[None] | None = None
 

@@ -24,6 +24,7 @@ from productdemo.realtime.events import Event
 from productdemo.realtime.history import Position, Replay, new_epoch
 from productdemo.realtime.publisher import ALL_STREAM, topic_stream, user_stream
 from productdemo.realtime.redis_subscriber import BrokerUnavailable, RedisSubscriber
+from productdemo.realtime.signals_redis import RedisSignals
 
 __all__ = ["BrokerUnavailable", "RedisBroker"]
 
@@ -70,6 +71,7 @@ class RedisBroker:
         self._publish = self._redis.register_script(_PUBLISH)
         self._position = self._redis.register_script(_POSITION)
         self.subscriber = RedisSubscriber(self._redis, prefix)
+        self.signals = RedisSignals(self._redis, prefix)
 
     # --- keys -------------------------------------------------------------------------
 
@@ -89,8 +91,10 @@ class RedisBroker:
 
     async def start(self) -> None:
         await self.subscriber.start()
+        await self.signals.start()
 
     async def close(self) -> None:
+        await self.signals.close()
         await self.subscriber.close()
         await self._redis.aclose()
 

@@ -17,8 +17,15 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 T = TypeVar("T")
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL and foreign keys for concurrent readers."""
+def create_engine(
+    url: str, pool_size: int = 10, max_overflow: int = 20, pool_timeout: float = 30.0
+) -> AsyncEngine:
+    """Create the async engine; SQLite gets WAL and foreign keys for concurrent readers.
+
+    The pool settings apply to PostgreSQL (``[database] pool_size`` and friends): each instance
+    holds at most ``pool_size + max_overflow`` connections, and a checkout waits at most
+    ``pool_timeout`` seconds before it fails.
+    """
     if url.startswith("sqlite"):
         db_path = url.split("///", 1)[-1]
         if db_path and db_path != ":memory:":
@@ -26,7 +33,9 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout, pool_pre_ping=True
+    )
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:

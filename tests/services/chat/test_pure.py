@@ -6,9 +6,9 @@ import asyncio
 
 from productdemo.services.chat.events import Source
 from productdemo.services.chat.extractive import LABEL, NOT_FOUND, ExtractiveGenerator, compose
-from productdemo.services.chat.generators import Passage, Tally
+from productdemo.services.chat.generators import Passage, Tally, Turn
 from productdemo.services.chat.live import LiveAnswer, units
-from productdemo.services.chat.prompt import chat_messages, cited
+from productdemo.services.chat.prompt import chat_messages, cited, earlier_turns
 from productdemo.services.chat.retrieval import rank
 from productdemo.services.documents.search import Passage as Hit
 from tests.support import MS
@@ -149,3 +149,37 @@ def test_flushing_merges_pieces_within_an_interval() -> None:
         return sent
 
     assert asyncio.run(run()) == [(0, "a"), (1, "bcd")]
+
+
+def test_the_history_keeps_the_newest_whole_pairs_that_fit() -> None:
+    """Earlier turns are kept newest first while they fit the budget, as whole question-answer
+    pairs, oldest first in the result; failed answers are left out and markers removed."""
+    messages = [
+        ("user", "Q1 " * 10, "complete"),
+        ("assistant", "A1 " * 10, "complete"),
+        ("user", "Q2?", "complete"),
+        ("assistant", "It broke", "failed"),
+        ("user", "Q3?", "complete"),
+        ("assistant", "Five days [1], then [2].", "cancelled"),
+    ]
+    assert earlier_turns(messages, 100) == [
+        Turn("user", "Q1 " * 10),
+        Turn("assistant", ("A1 " * 10).strip()),
+        Turn("user", "Q2?"),
+        Turn("user", "Q3?"),
+        Turn("assistant", "Five days, then."),
+    ]
+    # The oldest pair does not fit: it and everything before it are dropped, nothing newer.
+    assert earlier_turns(messages, 30) == [
+        Turn("user", "Q2?"),
+        Turn("user", "Q3?"),
+        Turn("assistant", "Five days, then."),
+    ]
+    assert earlier_turns(messages, 0) == []
+    assert [m["role"] for m in chat_messages("Q4?", [], earlier_turns(messages, 30))] == [
+        "system",
+        "user",
+        "user",
+        "assistant",
+        "user",
+    ]

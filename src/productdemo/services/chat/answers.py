@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 
 from productdemo.errors import BadRequest, DomainError
 from productdemo.realtime.publisher import Publisher
+from productdemo.realtime.signals import Signals
 from productdemo.services.chat.events import (
     EndStatus,
     MessageChunk,
@@ -29,16 +30,21 @@ from productdemo.services.chat.events import (
     Stage,
     Usage,
 )
-from productdemo.services.chat.generators import Generator, GeneratorError, Passage, Tally
+from productdemo.services.chat.generators import Generator, GeneratorError, Passage, Tally, Turn
 from productdemo.services.chat.leases import Leases
 from productdemo.services.chat.live import LiveAnswer, units
-from productdemo.services.chat.prompt import cited
+from productdemo.services.chat.prompt import cited, earlier_turns
 from productdemo.services.chat.retrieval import PassageSearch, rank
+from productdemo.storage.database import to_completion
 from productdemo.storage.models import Conversation, Message
 
 logger = logging.getLogger(__name__)
 
 MAX_QUERY = 200
+# Earlier messages read for the chat history: more than any character budget keeps.
+HISTORY_MESSAGES = 100
+# Stop made through another instance: its data is the answer's message id.
+STOP_SIGNAL = "chat.stop"
 
 _END_STAGE: dict[EndStatus, Stage] = {
     "complete": "done",
@@ -59,18 +65,23 @@ class Answers:
         self,
         leases: Leases,
         events: Publisher,
+        signals: Signals,
         search: PassageSearch,
         generator: Generator,
         sources: int,
         flush_interval: float,
+        history_chars: int = 0,
     ) -> None:
         self.leases = leases
         self._db = leases.db
         self._events = events
+        self._signals = signals
+        signals.on_signal(STOP_SIGNAL, self._stop_here)
         self._search = search
         self.generator = generator
         self._sources = sources
         self._interval = flush_interval
+        self._history_chars = history_chars
         self._live: dict[str, LiveAnswer] = {}
         self.on_end: Ended | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -80,6 +91,23 @@ class Answers:
 
     def running(self) -> list[LiveAnswer]:
         return list(self._live.values())
+
+    async def stop_anywhere(self, message_id: str) -> None:
+        """Stop an answer whichever instance writes it: at once here, through a signal elsewhere.
+
+        The caller has set ``cancel_requested`` on the row first: if the signal is lost (Redis
+        down), the owner still reads the flag at its next lease renewal.
+        """
+        if self._stop_here(message_id):
+            return
+        try:
+            await self._signals.signal(STOP_SIGNAL, message_id)
+        except DomainError as exc:
+            logger.warning("answer %s: stop not signalled (%s); the owner reads the flag", message_id, exc)
+
+    def _stop_here(self, message_id: str) -> bool:
+        live = self._live.get(message_id)
+        return live is not None and live.stop("cancelled")
 
     async def start(self, single: bool) -> None:
         """End the answers a previous run of this instance left (every one when ``single``),
@@ -123,7 +151,16 @@ class Answers:
     def begin(self, live: LiveAnswer) -> None:
         """Start answering; the message row exists, claimed by this instance."""
         self._live[live.message_id] = live
-        live.job = asyncio.get_running_loop().create_task(self._run(live), name=f"answer-{live.message_id}")
+        sources: list[Source] = []
+        tally = Tally()
+        loop = asyncio.get_running_loop()
+        work = live.work = loop.create_task(self._answer(live, sources, tally))
+        # Held from the moment its row is committed (this call), never later: the sweep skips
+        # only held answers, and with a short lease a late hold could find it already swept.
+        self.leases.hold(
+            live.message_id, lambda: live.text, lambda: live.stop("cancelled"), lambda: live.stop("lost")
+        )
+        live.job = loop.create_task(self._run(live, work, sources, tally), name=f"answer-{live.message_id}")
 
     async def stop(self) -> None:
         """Shutting down: end every running answer as ``interrupted`` and wait for them."""
@@ -136,9 +173,12 @@ class Answers:
             if live.job is not None:
                 jobs.append(live.job)
         await asyncio.gather(*jobs, return_exceptions=True)
+        await self.leases.close()
         await self.generator.close()
 
-    async def _run(self, live: LiveAnswer) -> None:
+    async def _run(
+        self, live: LiveAnswer, work: asyncio.Task[None], sources: list[Source], tally: Tally
+    ) -> None:
         topic = f"conversation:{live.conversation_id}"
 
         async def send_chunk(offset: int, delta: str) -> None:
@@ -147,19 +187,11 @@ class Answers:
             )
             await self._publish(topic, chunk)
 
-        sources: list[Source] = []
-        tally = Tally()
         status: EndStatus = "complete"
         error: str | None = None
-        live.work = asyncio.get_running_loop().create_task(self._answer(live, sources, tally))
         flusher = asyncio.get_running_loop().create_task(live.flush_loop(send_chunk, self._interval))
-        keeper = asyncio.get_running_loop().create_task(
-            self.leases.keep(
-                live.message_id, lambda: live.text, lambda: live.stop("cancelled"), lambda: live.stop("lost")
-            )
-        )
         try:
-            await live.work
+            await work
         except asyncio.CancelledError:
             if live.stop_reason is None:
                 raise
@@ -170,9 +202,8 @@ class Answers:
             logger.exception("answer %s failed", live.message_id)
             status, error = "failed", f"internal error ({type(exc).__name__}); ask again"
         finally:
-            # The keeper stops before the final write: it must not renew a claim being released.
-            keeper.cancel()
-            await asyncio.gather(keeper, return_exceptions=True)
+            # Released before the final write: the keeper must not renew a claim being released.
+            self.leases.release(live.message_id)
             live.close_flusher()
             await asyncio.gather(flusher, return_exceptions=True)
         try:
@@ -218,13 +249,38 @@ class Answers:
             f"Writing the answer ({self.generator.name}): {len(sources)} passages, {documents} documents",
             sources,
         )
-        async for piece in self.generator.stream(live.question, passages, tally):
+        history = await self._history(live)
+        async for piece in self.generator.stream(live.question, passages, tally, history):
             live.add(piece)
+
+    async def _history(self, live: LiveAnswer) -> list[Turn]:
+        """The conversation's earlier turns that fit the budget (none when it is 0)."""
+        if self._history_chars <= 0:
+            return []
+        this = select(Message.seq).where(Message.id == live.message_id).scalar_subquery()
+        async with self._db() as db:
+            rows = (
+                await db.execute(
+                    select(Message.role, Message.content, Message.status)
+                    # Below the question this answer is for (the message just before it).
+                    .where(Message.conversation_id == live.conversation_id, Message.seq < this - 1)
+                    .order_by(Message.seq.desc())
+                    .limit(HISTORY_MESSAGES)
+                )
+            ).all()
+        oldest_first = [(str(r), str(c), str(s)) for r, c, s in reversed(rows)]
+        return earlier_turns(oldest_first, self._history_chars)
 
     async def _finish(
         self, live: LiveAnswer, status: EndStatus, error: str | None, citations: list[Source], usage: Usage
     ) -> bool:
-        """The one write at the end, guarded by this instance's claim."""
+        """The one write at the end, guarded by this instance's claim; run to completion even if
+        the job is cancelled meanwhile (guarantees rule 8)."""
+        return await to_completion(self._write_end(live, status, error, citations, usage))
+
+    async def _write_end(
+        self, live: LiveAnswer, status: EndStatus, error: str | None, citations: list[Source], usage: Usage
+    ) -> bool:
         async with self.leases.write() as db:
             result = await db.execute(
                 update(Message)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
-from productdemo.services.chat.generators import Passage, Tally
+from productdemo.services.chat.generators import Passage, Tally, Turn
 
 LABEL = "Extractive answer (quoted from your documents, no language model):"
 NOT_FOUND = "I found nothing in your documents about this."
@@ -57,7 +57,10 @@ class ExtractiveGenerator:
     async def close(self) -> None:
         """Nothing to release."""
 
-    async def stream(self, question: str, passages: list[Passage], tally: Tally) -> AsyncIterator[str]:
+    async def stream(
+        self, question: str, passages: list[Passage], tally: Tally, history: Sequence[Turn] = ()
+    ) -> AsyncIterator[str]:
+        # Quoting passages for this question alone: earlier turns have nothing to add.
         answer = compose(question, passages)
         tally.completion_tokens = 0
         for piece in re.findall(r"\S+\s*|\s+", answer):

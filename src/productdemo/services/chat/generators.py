@@ -8,9 +8,9 @@ connection, so the model stops too).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from productdemo.config import LlmSettings
 from productdemo.services.chat.events import Source
@@ -35,6 +35,14 @@ class Passage:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """An earlier message of the conversation, sent to a model as chat history."""
+
+    role: Literal["user", "assistant"]
+    text: str
+
+
 @dataclass(slots=True)
 class Tally:
     """What a generator reports besides text: token usage, when the provider tells."""
@@ -47,8 +55,11 @@ class Tally:
 class Generator(Protocol):
     name: str
 
-    def stream(self, question: str, passages: list[Passage], tally: Tally) -> AsyncIterator[str]:
-        """Yield the answer's text in pieces, citing passages as ``[n]``.
+    def stream(
+        self, question: str, passages: list[Passage], tally: Tally, history: Sequence[Turn] = ()
+    ) -> AsyncIterator[str]:
+        """Yield the answer's text in pieces, citing passages as ``[n]``; ``history`` holds the
+        conversation's earlier turns, oldest first (language models read them; others may not).
 
         Raises:
             GeneratorError: the provider failed (unreachable, refused, malformed, stalled).

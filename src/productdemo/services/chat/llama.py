@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from productdemo.config import LlmSettings
-from productdemo.services.chat.generators import GeneratorError, Passage, Tally
+from productdemo.services.chat.generators import GeneratorError, Passage, Tally, Turn
 from productdemo.services.chat.openai import OpenAIGenerator
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,9 @@ class LlamaGenerator:
         # Dropped in a thread: xllamacpp's destructor joins the server's loop, which blocks.
         await asyncio.to_thread(held.clear)
 
-    async def stream(self, question: str, passages: list[Passage], tally: Tally) -> AsyncIterator[str]:
+    async def stream(
+        self, question: str, passages: list[Passage], tally: Tally, history: Sequence[Turn] = ()
+    ) -> AsyncIterator[str]:
         client = await self._ready()
-        async for piece in client.stream(question, passages, tally):
+        async for piece in client.stream(question, passages, tally, history):
             yield piece

@@ -1,30 +1,30 @@
 """Conversations: create, list, read, rename, delete, ask and stop — the owner's view.
 
 Asking writes the question and an empty ``streaming`` answer claimed by this instance in one
-transaction, then hands the answer to :class:`Answers`. Reading a conversation while an
+transaction (shared by the questions asked at the same moment: ``intake.py``), then hands the
+answer to :class:`Answers`. Reading a conversation while an
 answer streams here returns the text so far (with its length), so a reloaded page shows it
 and then drops, by offset, the chunks that repeat it.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from productdemo.errors import BadRequest, Conflict, NotFound
 from productdemo.realtime.publisher import Publisher
 from productdemo.services.chat.answers import Answers
 from productdemo.services.chat.events import ConversationUpdate
+from productdemo.services.chat.intake import DEFAULT_TITLE, Asked, Intake
 from productdemo.services.chat.live import LiveAnswer, units
 from productdemo.services.chat.public import ConversationPublic, MessagePublic
 from productdemo.storage.models import Conversation, Message
 
-DEFAULT_TITLE = "New conversation"
 MAX_TITLE = 200
 MAX_QUESTION = 4000
 _WORD = re.compile(r"\w", re.UNICODE)
@@ -34,17 +34,13 @@ def _new_id(prefix: str) -> str:
     return prefix + secrets.token_hex(8)
 
 
-def _title_from(question: str) -> str:
-    flat = " ".join(question.split())
-    return flat if len(flat) <= 60 else flat[:59].rstrip() + "…"
-
-
 class ChatService:
     def __init__(self, db: async_sessionmaker[AsyncSession], events: Publisher, answers: Answers) -> None:
         self._db = db
         self._events = events
         self.answers = answers
         answers.on_end = self._answer_ended
+        self._intake = Intake(answers.leases, answers.generator.name, self._start_answer)
 
     async def create(self, owner_id: int, title: str | None) -> ConversationPublic:
         now = datetime.now(UTC)
@@ -145,33 +141,24 @@ class ChatService:
         if len(question) > MAX_QUESTION:
             raise BadRequest(f"the question has more than {MAX_QUESTION} characters")
         now = datetime.now(UTC)
-        leases = self.answers.leases
-        async with leases.write() as db:
-            conversation = await self._owned(db, owner_id, conversation_id)
-            busy = await db.scalar(
-                select(func.count()).where(
-                    Message.conversation_id == conversation_id, Message.status == "streaming"
-                )
-            )
-            if busy:
-                raise Conflict("an answer is still being written in this conversation; stop it or wait")
-            seq = await db.scalar(select(func.count()).where(Message.conversation_id == conversation_id)) or 0
-            asked = _message(conversation_id, seq + 1, "user", question, "complete", now)
-            answer = _message(conversation_id, seq + 2, "assistant", "", "streaming", now)
-            answer.generator = self.answers.generator.name
-            answer.claimed_by = leases.instance_id
-            answer.lease_until = leases.until()
-            db.add_all([asked, answer])
-            if conversation.title == DEFAULT_TITLE:
-                conversation.title = _title_from(question)
-            conversation.updated_at = now
-            await db.commit()
-        self.answers.begin(LiveAnswer(conversation_id, answer.id, owner_id, question))
-        await self._announce(conversation, streaming=True)
-        return MessagePublic.of(asked, question, units(question)), MessagePublic.of(answer, "", 0)
+        asked = await self._intake.ask(owner_id, conversation_id, question, now)
+        await self._events.to_user(
+            owner_id,
+            ConversationUpdate(
+                conversation_id=conversation_id, title=asked.title, updated_at=now, streaming=True
+            ),
+        )
+        return MessagePublic.of(asked.question, question, units(question)), MessagePublic.of(
+            asked.answer, "", 0
+        )
+
+    def _start_answer(self, owner_id: int, asked: Asked) -> None:
+        row = asked.answer
+        self.answers.begin(LiveAnswer(row.conversation_id, row.id, owner_id, asked.question.content))
 
     async def cancel(self, owner_id: int, conversation_id: str, message_id: str) -> MessagePublic:
-        """Stop an answer: at once if it runs here, within a lease renewal if elsewhere.
+        """Stop an answer: at once if it runs here, through a signal to its instance if elsewhere
+        (the row's flag, read at the owner's next lease renewal, if the signal is lost).
 
         Raises:
             NotFound: no such answer of the owner's. Conflict: it has already ended.
@@ -187,8 +174,7 @@ class ChatService:
             await db.commit()
         live = self.answers.get(message_id)
         text = live.text if live is not None else ""
-        if live is not None:
-            live.stop("cancelled")
+        await self.answers.stop_anywhere(message_id)
         return MessagePublic.of(message, text, units(text))
 
     async def _owned(self, db: AsyncSession, owner_id: int, conversation_id: str) -> Conversation:
@@ -224,19 +210,3 @@ class ChatService:
 def _clean_title(title: str | None) -> str:
     flat = " ".join("".join(ch for ch in (title or "") if ch.isprintable()).split())
     return flat[:MAX_TITLE] or DEFAULT_TITLE
-
-
-def _message(conversation_id: str, seq: int, role: str, content: str, status: str, now: datetime) -> Message:
-    return Message(
-        id=_new_id("m_"),
-        conversation_id=conversation_id,
-        seq=seq,
-        role=role,
-        content=content,
-        status=status,
-        error=None,
-        citations=json.dumps([]),
-        cancel_requested=False,
-        created_at=now,
-        updated_at=now,
-    )
