@@ -24,7 +24,7 @@ T = TypeVar("T")
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # uvicorn logs two INFO lines per WebSocket ("connection open", "[accepted]"); the hub
-    # already logs one line per connect and per disconnect, with the user.
+    # logs one line per connect and per disconnect, with the user, at DEBUG.
     logging.getLogger("uvicorn.error").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 

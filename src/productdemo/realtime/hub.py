@@ -152,7 +152,9 @@ class Hub:
             },
         }
         conn.send(orjson.dumps(hello))
-        logger.info("%s connected user=%s", conn.id, p.user_id)
+        # DEBUG: at thousands of upgrades a second, a line per socket was a tenth of an
+        # upgrade's cost (docs/performance.md). Refusals and closes the server starts stay INFO.
+        logger.debug("%s connected user=%s", conn.id, p.user_id)
         for listener in self._listeners:
             await listener.connection_opened(p, conn.id)
 
@@ -164,7 +166,7 @@ class Hub:
         self.registry.remove(conn)
         for stream in streams:
             await self.broker.unsubscribe(stream)
-        logger.info("%s disconnected user=%s code=%s", conn.id, conn.principal.user_id, code)
+        logger.debug("%s disconnected user=%s code=%s", conn.id, conn.principal.user_id, code)
         for listener in self._listeners:
             await listener.connection_closed(conn.principal, conn.id)
 
