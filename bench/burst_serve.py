@@ -78,7 +78,13 @@ class TriggerProtocol(asyncio.Protocol):
             asyncio.ensure_future(self.answer(query.get("mode", "all"), int(query.get("k", "1"))))
 
     async def answer(self, mode: str, k: int) -> None:
-        body = json.dumps(await publish(self.services, mode, k)).encode()
+        start = time.time_ns()
+        result = await publish(self.services, mode, k)
+        # The hub writes each socket's queue in a callback scheduled by the first publish,
+        # which runs before this coroutine resumes: then every frame is with the kernel.
+        await asyncio.sleep(0)
+        result["written_ms"] = (time.time_ns() - start) / 1e6
+        body = json.dumps(result).encode()
         assert self.transport is not None
         self.transport.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"

@@ -220,6 +220,7 @@ class Driver:
         self.error_samples: list[str] = []
         self.hs_lat = array("d")
         self.post_rtt: list[float] = []
+        self.written_ms: list[float] = []
         if self.ours:
             with open(a.sessions) as f:
                 s = json.load(f)
@@ -333,7 +334,13 @@ class Driver:
         )
         data = await reader.read()
         writer.close()
-        return [int(data.split(b" ", 2)[1])]
+        head, _, body = data.partition(b"\r\n\r\n")
+        if body.startswith(b"{"):
+            # burst_serve.py says when the last frame of the burst was handed to the kernel.
+            written = json.loads(body).get("written_ms")
+            if written is not None:
+                self.written_ms.append(written)
+        return [int(head.split(b" ", 2)[1])]
 
     async def round(self, k: int) -> tuple[int, bool, list[int]]:
         """Trigger k messages per socket and wait (bounded) until every socket has them."""
@@ -490,6 +497,7 @@ async def run(a: argparse.Namespace) -> dict[str, object]:
                 lat_p99_ms=pct(lat, 0.99) / 1e6 if lat else None,
                 lat_max_ms=lat[-1] / 1e6 if lat else None,
                 wrong_user=st.wrong_user,
+                server_written_ms=d.written_ms[-1] if d.written_ms else None,
                 post_rtt_p50_ms=pct(sorted(d.post_rtt), 0.5),
                 post_rtt_max_ms=max(d.post_rtt, default=None),
                 server_cpu_us_per_msg=(c1 - c0) * 1e6 / got if got else None,

@@ -409,6 +409,7 @@ def summarize_burst(recs: list[dict[str, object]]) -> list[str]:
         ("lat_p99_ms", "p99 ms"),
         ("lat_max_ms", "max ms"),
         ("server_cpu_us_per_msg", "server µs/msg"),
+        ("server_written_ms", "ms to the burst's last write (ours)"),
     ]
     scenarios = ["burst1000x100", "burst5000x20"] + [
         f"open{n}@{p}" for n in (1000, 5000) for p in (25, 50, 75)
