@@ -9,6 +9,7 @@ from typing import Any
 import uvicorn
 
 from productdemo.config import Config
+from productdemo.realtime.keepalive import KeepaliveWheel
 from productdemo.realtime.peer import FrameLimits
 from productdemo.realtime.transport import DirectWebSocketProtocol
 from productdemo.request_head import GuardedHttpProtocol, HeadGuard, HeadLimits
@@ -32,7 +33,12 @@ def uvicorn_config(app: Any, config: Config, **overrides: Any) -> uvicorn.Config
         "loop": "uvloop",
         # uvicorn calls these with (config=, server_state=, app_state=), as it would the classes.
         "http": partial(GuardedHttpProtocol, guard=guard),
-        "ws": partial(DirectWebSocketProtocol, guard=guard, frame_limits=frame_limits),
+        "ws": partial(
+            DirectWebSocketProtocol,
+            guard=guard,
+            frame_limits=frame_limits,
+            keepalive=KeepaliveWheel(rt.heartbeat_interval),
+        ),
         "ws_max_size": rt.max_message_size,
         "ws_ping_interval": rt.heartbeat_interval,
         "ws_ping_timeout": rt.heartbeat_interval,

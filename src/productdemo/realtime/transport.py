@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import struct
 from typing import Any
 from urllib.parse import unquote
 
@@ -43,6 +45,7 @@ from uvicorn.server import ServerState
 from websockets.frames import Frame
 
 from productdemo.realtime import handshake
+from productdemo.realtime.keepalive import KeepaliveWheel
 from productdemo.realtime.peer import FrameLimits, PongHoldingServerProtocol, SocketOwner
 from productdemo.realtime.protocol import CloseCode
 from productdemo.realtime.waiting import Flag, Inbox
@@ -82,6 +85,7 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         *,
         guard: HeadGuard,
         frame_limits: FrameLimits,
+        keepalive: KeepaliveWheel,
     ) -> None:
         # uvicorn's __init__ (0.54) is not called: it builds a websockets ServerProtocol, an
         # asyncio.Queue and an asyncio.Event that would all be replaced at once, a tenth of
@@ -118,6 +122,8 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         self.frames = []
         self.curr_msg_data_type = "bytes"
         self.accept_key = b""
+        self.keepalive = keepalive
+        self.keepalive_slot: int | None = None
         self.guard = guard
         self.frame_limits = frame_limits
         self.owner: SocketOwner | None = None
@@ -306,7 +312,44 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         # Counted like any frame, but always seen: an answer to our keepalive ping must not
         # be lost because the peer was busy sending messages just then.
         self._spend("pong")
-        super().handle_pong(event)
+        if self.pending_ping_payload is None or bytes(event.data) != self.pending_ping_payload:
+            return  # unsolicited, or the answer to an earlier ping
+        self.last_ping_rtt = self.loop.time() - self.ping_sent_at
+        self.pending_ping_payload = None
+        self.keepalive.cancel(self, self.keepalive_slot)
+        self.schedule_ping()
+
+    # -- keepalive: uvicorn's pings and deadlines, on the server's one timer (keepalive.py)
+
+    def schedule_ping(self) -> None:
+        assert self.ping_interval is not None
+        delay = max(0.0, self.ping_interval - self.last_ping_rtt)
+        self.keepalive_slot = self.keepalive.at(self, delay)
+
+    def keepalive_due(self) -> None:
+        self.keepalive_slot = None
+        if self.pending_ping_payload is None:
+            self.send_keepalive_ping()
+        else:
+            self.keepalive_timeout()
+
+    def send_keepalive_ping(self) -> None:
+        if self.close_sent or self.transport.is_closing():
+            return
+        self.pending_ping_payload = struct.pack("!I", random.getrandbits(32))
+        self.ping_sent_at = self.loop.time()
+        self.conn.send_ping(self.pending_ping_payload)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        if self.ping_timeout is not None:
+            self.keepalive_slot = self.keepalive.at(self, self.ping_timeout)
+        else:
+            self.pending_ping_payload = None
+            self.schedule_ping()
+
+    def stop_keepalive(self) -> None:
+        self.keepalive.cancel(self, self.keepalive_slot)
+        self.keepalive_slot = None
+        self.pending_ping_payload = None
 
     def handle_text(self, event: Frame) -> None:
         self._begin_message(event)
