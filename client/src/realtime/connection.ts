@@ -10,15 +10,14 @@ import { BrowserCloseCode, closePolicy } from "./closePolicy";
 import type { ConnectionEvents, ConnectionOptions } from "./connectionTypes";
 import { Emitter } from "./emitter";
 import { browserEnvironment, type ConnectionEnvironment, watchBrowser } from "./environment";
-import { isEventFrame, parseFrame, streamPositionIn } from "./frames";
 import { Heartbeat } from "./heartbeat";
-import type { ClientFrame, HelloPayload, StreamPosition } from "./protocol.gen";
-import { isReplyFrame, PendingRequests, type ReplyFrame, type ReplyPayload, RequestError } from "./requests";
-import { type ResyncHandler, ResyncHandlers } from "./resync";
+import { IncomingFrames } from "./incoming";
+import type { ClientFrame, HelloPayload } from "./protocol.gen";
+import { PendingRequests, type ReplyFrame, type ReplyPayload, RequestError } from "./requests";
+import type { ResyncHandler } from "./resync";
 import { RetrySchedule } from "./retry";
 import { SocketSlot } from "./socketSlot";
 import { type ConnectionState, isStopped, StateMachine, type TransitionDetail } from "./state";
-import { isStreamEvent, type StreamActions, StreamTracker } from "./streams";
 import { TopicCounter } from "./topics";
 
 const DEFAULT_HEARTBEAT_SECONDS = 25;
@@ -30,15 +29,13 @@ export class Connection {
   private readonly requestTimeoutMs: number;
   private readonly env: ConnectionEnvironment;
   private readonly requests = new PendingRequests();
-  private readonly streams = new StreamTracker();
   private readonly topics = new TopicCounter();
-  private readonly resyncHandlers = new ResyncHandlers();
+  private readonly incoming: IncomingFrames;
   private readonly heartbeat: Heartbeat;
   private readonly socket: SocketSlot;
   private readonly retry: RetrySchedule;
   private readonly machine = new StateMachine();
   private unwatch: (() => void) | null = null;
-  private helloPayload: HelloPayload | null = null;
 
   constructor(options: ConnectionOptions) {
     this.url = options.url;
@@ -50,6 +47,16 @@ export class Connection {
       () => this.sendPing(),
       () => this.abandonSocket("heartbeat timeout"),
     );
+    this.incoming = new IncomingFrames(this.requests, {
+      deliver: (frame) => this.emitter.emit("message", frame),
+      request: (frame, handlers) => this.requestWith(frame, this.requestTimeoutMs, handlers),
+      greeted: (hello) => {
+        // The server accepted the socket: a later loss starts the backoff afresh, and silence is
+        // measured against the server's heartbeat interval from now on.
+        this.retry.reset();
+        this.heartbeat.start(hello.heartbeatInterval || DEFAULT_HEARTBEAT_SECONDS);
+      },
+    });
   }
 
   /** The current state. */
@@ -64,7 +71,7 @@ export class Connection {
 
   /** The payload of the last `hello` (connection id, user, streams). */
   get hello(): HelloPayload | null {
-    return this.helloPayload;
+    return this.incoming.hello;
   }
 
   /** Listen to one of the connection's events; returns the removal. */
@@ -99,8 +106,7 @@ export class Connection {
     this.heartbeat.stop();
     this.socket.drop(BrowserCloseCode.Normal, "client disconnect");
     this.requests.failAll("closed", "connection closed");
-    this.streams.clear();
-    this.helloPayload = null;
+    this.incoming.forget();
     if (!this.isStopped()) this.setState("idle", { reason: "disconnected" });
   }
 
@@ -172,7 +178,7 @@ export class Connection {
    * (`user:7`) or a prefix ending before a colon (`user`, `topic:document`).
    */
   onResync(stream: string, handler: ResyncHandler): () => void {
-    return this.resyncHandlers.add(stream, handler);
+    return this.incoming.onResync(stream, handler);
   }
 
   // --- state ------------------------------------------------------------------------
@@ -209,7 +215,7 @@ export class Connection {
     const wasOpen = this.socket.wasOpened;
     this.socket.detach();
     this.heartbeat.stop();
-    this.streams.onDisconnect();
+    this.incoming.onDisconnect();
     this.requests.failSent("disconnected", `connection lost (${code})`);
     this.emitter.emit("close", { code, reason, wasOpen });
     if (this.isStopped()) return; // a listener of `close` disconnected us
@@ -289,62 +295,14 @@ export class Connection {
   // --- incoming frames --------------------------------------------------------------
 
   private handleData(data: unknown): void {
-    this.heartbeat.beat();
-    const frame = parseFrame(data);
-    if (!frame) return;
-    if (isReplyFrame(frame) && frame.id !== undefined) {
-      if (this.requests.settle(frame)) return;
-      if (frame.type !== "error") return; // a reply that came after its request timed out
-    }
-    switch (frame.type) {
-      case "hello":
-        this.retry.reset();
-        this.helloPayload = frame.payload;
-        this.heartbeat.start(frame.payload.heartbeatInterval || DEFAULT_HEARTBEAT_SECONDS);
-        this.emitter.emit("message", frame);
-        this.apply(this.streams.onHello(frame.payload.streams));
-        return;
-      case "resync_required":
-        this.emitter.emit("message", frame);
-        this.apply(this.streams.onResyncRequired(frame.payload));
-        return;
-      case "skipped":
-        this.apply(this.streams.onSkipped(frame.payload));
-        return;
-      default:
-        if (isEventFrame(frame) && isStreamEvent(frame)) {
-          this.apply(this.streams.onEvent(frame));
-          return;
-        }
-        this.emitter.emit("message", frame);
-    }
-  }
-
-  /** Carry out what the stream tracker decided. */
-  private apply(actions: StreamActions): void {
-    for (const stream of actions.resync) this.resyncHandlers.run(stream);
-    for (const event of actions.deliver) this.emitter.emit("message", event);
-    if (actions.resume) this.sendResume(actions.resume);
-  }
-
-  private sendResume(positions: Record<string, StreamPosition>): void {
-    const names = Object.keys(positions);
-    this.requestWith({ type: "resume", payload: { streams: positions } }, this.requestTimeoutMs, {
-      resolve: () => this.apply(this.streams.onResumeDone(names)),
-      reject: (error) => {
-        // A lost socket drops the buffers itself; the next hello decides again.
-        if (error.code !== "disconnected" && error.code !== "closed") {
-          this.apply(this.streams.onResumeFailed(names));
-        }
-      },
-    });
+    this.heartbeat.beat(); // any frame, reply or not, shows the socket is alive
+    this.incoming.receive(data);
   }
 
   private sendSubscribe(topic: string): void {
     this.requestWith({ type: "subscribe", payload: { topic } }, this.requestTimeoutMs, {
       resolve: (reply) => {
-        const position = streamPositionIn(reply.payload);
-        if (position) this.apply(this.streams.onPosition(position.stream, position));
+        this.incoming.onSubscribeAck(reply.payload);
         this.emitter.emit("subscribed", { topic });
       },
       reject: (error) => {
