@@ -13,12 +13,12 @@ import { browserEnvironment, type ConnectionEnvironment, watchBrowser } from "./
 import { Heartbeat } from "./heartbeat";
 import { IncomingFrames } from "./incoming";
 import type { ClientFrame, HelloPayload } from "./protocol.gen";
-import { PendingRequests, type ReplyFrame, type ReplyPayload, RequestError } from "./requests";
+import { PendingRequests, type ReplyHandlers, type ReplyPayload, RequestError } from "./requests";
 import type { ResyncHandler } from "./resync";
 import { RetrySchedule } from "./retry";
 import { SocketSlot } from "./socketSlot";
 import { type ConnectionState, isStopped, StateMachine, type TransitionDetail } from "./state";
-import { TopicCounter } from "./topics";
+import { TopicSubscriptions } from "./topics";
 
 const DEFAULT_HEARTBEAT_SECONDS = 25;
 
@@ -29,7 +29,7 @@ export class Connection {
   private readonly requestTimeoutMs: number;
   private readonly env: ConnectionEnvironment;
   private readonly requests = new PendingRequests();
-  private readonly topics = new TopicCounter();
+  private readonly topics: TopicSubscriptions;
   private readonly incoming: IncomingFrames;
   private readonly heartbeat: Heartbeat;
   private readonly socket: SocketSlot;
@@ -56,6 +56,15 @@ export class Connection {
         this.retry.reset();
         this.heartbeat.start(hello.heartbeatInterval || DEFAULT_HEARTBEAT_SECONDS);
       },
+    });
+    this.topics = new TopicSubscriptions({
+      isOpen: () => this.machine.state === "open",
+      request: (frame, handlers) => this.requestWith(frame, this.requestTimeoutMs, handlers),
+      joined: (topic, ack) => {
+        this.incoming.onSubscribeAck(ack.payload);
+        this.emitter.emit("subscribed", { topic });
+      },
+      refused: (topic, error) => this.emitter.emit("subscription_error", { topic, error }),
     });
   }
 
@@ -154,18 +163,7 @@ export class Connection {
    * Counted: the topic is left when the last subscriber leaves.
    */
   subscribe(topic: string): () => void {
-    if (this.topics.join(topic) && this.machine.state === "open") this.sendSubscribe(topic);
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      if (this.topics.leave(topic) && this.machine.state === "open") {
-        this.requestWith({ type: "unsubscribe", payload: { topic } }, this.requestTimeoutMs, {
-          resolve: () => {},
-          reject: () => {},
-        });
-      }
-    };
+    return this.topics.follow(topic);
   }
 
   /** The topics currently joined (or to be joined on open). */
@@ -207,7 +205,7 @@ export class Connection {
   private handleOpen(): void {
     this.setState("open", { reason: "open" });
     this.heartbeat.start(DEFAULT_HEARTBEAT_SECONDS);
-    for (const topic of this.topics.names) this.sendSubscribe(topic);
+    this.topics.rejoinAll();
     for (const frame of this.requests.unsent()) this.write(frame);
   }
 
@@ -240,11 +238,7 @@ export class Connection {
     this.socket.send(JSON.stringify(frame));
   }
 
-  private requestWith(
-    frame: ClientFrame,
-    timeoutMs: number,
-    handlers: { resolve: (reply: ReplyFrame) => void; reject: (error: RequestError) => void },
-  ): void {
+  private requestWith(frame: ClientFrame, timeoutMs: number, handlers: ReplyHandlers): void {
     if (this.isStopped()) {
       handlers.reject(new RequestError("closed", `${frame.type}: not connected`));
       return;
@@ -297,19 +291,5 @@ export class Connection {
   private handleData(data: unknown): void {
     this.heartbeat.beat(); // any frame, reply or not, shows the socket is alive
     this.incoming.receive(data);
-  }
-
-  private sendSubscribe(topic: string): void {
-    this.requestWith({ type: "subscribe", payload: { topic } }, this.requestTimeoutMs, {
-      resolve: (reply) => {
-        this.incoming.onSubscribeAck(reply.payload);
-        this.emitter.emit("subscribed", { topic });
-      },
-      reject: (error) => {
-        if (error.code !== "disconnected" && error.code !== "closed") {
-          this.emitter.emit("subscription_error", { topic, error });
-        }
-      },
-    });
   }
 }
