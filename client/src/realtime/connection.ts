@@ -9,13 +9,13 @@ import { DEFAULT_BACKOFF } from "./backoff";
 import { BrowserCloseCode, closePolicy } from "./closePolicy";
 import type { ConnectionEvents, ConnectionOptions } from "./connectionTypes";
 import { Emitter } from "./emitter";
-import { browserEnvironment, type ConnectionEnvironment, watchBrowser } from "./environment";
+import { browserEnvironment, type ConnectionEnvironment } from "./environment";
 import { Heartbeat } from "./heartbeat";
 import { IncomingFrames } from "./incoming";
 import type { ClientFrame, HelloPayload } from "./protocol.gen";
+import { Reconnector } from "./reconnect";
 import { PendingRequests, type ReplyHandlers, type ReplyPayload, RequestError } from "./requests";
 import type { ResyncHandler } from "./resync";
-import { RetrySchedule } from "./retry";
 import { SocketSlot } from "./socketSlot";
 import { type ConnectionState, isStopped, StateMachine, type TransitionDetail } from "./state";
 import { TopicSubscriptions } from "./topics";
@@ -33,16 +33,19 @@ export class Connection {
   private readonly incoming: IncomingFrames;
   private readonly heartbeat: Heartbeat;
   private readonly socket: SocketSlot;
-  private readonly retry: RetrySchedule;
+  private readonly reconnect: Reconnector;
   private readonly machine = new StateMachine();
-  private unwatch: (() => void) | null = null;
 
   constructor(options: ConnectionOptions) {
     this.url = options.url;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.socket = new SocketSlot(options.WebSocket ?? WebSocket);
-    this.retry = new RetrySchedule(options.backoff ?? DEFAULT_BACKOFF);
     this.env = options.environment ?? browserEnvironment();
+    this.reconnect = new Reconnector(options.backoff ?? DEFAULT_BACKOFF, this.env, {
+      state: () => this.machine.state,
+      setState: (newState, detail) => this.setState(newState, detail),
+      openSocket: () => this.openSocket(),
+    });
     this.heartbeat = new Heartbeat(
       () => this.sendPing(),
       () => this.abandonSocket("heartbeat timeout"),
@@ -53,7 +56,7 @@ export class Connection {
       greeted: (hello) => {
         // The server accepted the socket: a later loss starts the backoff afresh, and silence is
         // measured against the server's heartbeat interval from now on.
-        this.retry.reset();
+        this.reconnect.reset();
         this.heartbeat.start(hello.heartbeatInterval || DEFAULT_HEARTBEAT_SECONDS);
       },
     });
@@ -91,12 +94,7 @@ export class Connection {
   /** Start connecting (after sign-in). Does nothing if already connected or trying. */
   connect(): void {
     if (!this.isStopped()) return;
-    this.unwatch ??= watchBrowser(this.env, {
-      online: this.handleOnline,
-      offline: this.handleOffline,
-      visible: this.handleVisible,
-    });
-    this.retry.reset();
+    this.reconnect.start();
     if (!this.env.isOnline()) {
       this.setState("offline", { reason: "browser offline" });
       return;
@@ -109,9 +107,7 @@ export class Connection {
    * forgotten. A `closed_auth` or `closed_forbidden` state is kept, since it says why.
    */
   disconnect(): void {
-    this.unwatch?.();
-    this.unwatch = null;
-    this.retry.clear();
+    this.reconnect.stop();
     this.heartbeat.stop();
     this.socket.drop(BrowserCloseCode.Normal, "client disconnect");
     this.requests.failAll("closed", "connection closed");
@@ -192,8 +188,8 @@ export class Connection {
   // --- socket -----------------------------------------------------------------------
 
   private openSocket(): void {
-    this.retry.clear();
-    const attempt = this.retry.attempts;
+    this.reconnect.cancelPending();
+    const attempt = this.reconnect.attempts;
     this.setState("connecting", { reason: attempt === 0 ? "connecting" : `attempt ${attempt + 1}` });
     this.socket.open(typeof this.url === "function" ? this.url() : this.url, {
       open: () => this.handleOpen(),
@@ -223,7 +219,7 @@ export class Connection {
       this.setState(policy.state, { reason: policy.why, closeCode: code });
       return;
     }
-    this.scheduleReconnect(policy.floorMs, code, policy.why);
+    this.reconnect.schedule(policy.floorMs, code, policy.why);
   }
 
   /** Give up on a socket that no longer answers, without waiting for the browser's close. */
@@ -246,37 +242,6 @@ export class Connection {
     const withId = this.requests.add(frame, timeoutMs, handlers);
     if (this.machine.state === "open") this.write(withId);
   }
-
-  // --- reconnecting -----------------------------------------------------------------
-
-  private scheduleReconnect(floorMs: number, closeCode: number | null, reason: string): void {
-    if (!this.env.isOnline()) {
-      this.retry.hold(floorMs);
-      this.setState("offline", { reason: "browser offline", closeCode });
-      return;
-    }
-    const delay = this.retry.schedule(floorMs, () => this.openSocket());
-    this.setState("reconnecting", { reason, retryAt: Date.now() + delay, closeCode });
-  }
-
-  private readonly handleOnline = (): void => {
-    if (this.machine.state === "offline" || (this.machine.state === "reconnecting" && this.retry.floorMs === 0)) {
-      this.retry.reset();
-      this.openSocket();
-    }
-  };
-
-  private readonly handleOffline = (): void => {
-    if (this.machine.state === "reconnecting") {
-      this.retry.clear();
-      this.setState("offline", { reason: "browser offline" });
-    }
-  };
-
-  private readonly handleVisible = (): void => {
-    // After a rate-limit close the longer wait is kept even when the tab comes back.
-    if (this.machine.state === "reconnecting" && this.retry.floorMs === 0) this.openSocket();
-  };
 
   // --- heartbeat --------------------------------------------------------------------
 
