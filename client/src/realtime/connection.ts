@@ -9,17 +9,16 @@ import { DEFAULT_BACKOFF } from "./backoff";
 import { BrowserCloseCode, closePolicy } from "./closePolicy";
 import type { ConnectionEvents, ConnectionOptions } from "./connectionTypes";
 import { Emitter } from "./emitter";
-import { browserEnvironment, type ConnectionEnvironment, watchBrowser } from "./environment";
-import { isEventFrame, parseFrame, streamPositionIn } from "./frames";
+import { browserEnvironment, type ConnectionEnvironment } from "./environment";
 import { Heartbeat } from "./heartbeat";
-import type { ClientFrame, HelloPayload, StreamPosition } from "./protocol.gen";
-import { isReplyFrame, PendingRequests, type ReplyFrame, type ReplyPayload, RequestError } from "./requests";
-import { type ResyncHandler, ResyncHandlers } from "./resync";
-import { RetrySchedule } from "./retry";
+import { IncomingFrames } from "./incoming";
+import type { ClientFrame, HelloPayload } from "./protocol.gen";
+import { Reconnector } from "./reconnect";
+import { PendingRequests, type ReplyHandlers, type ReplyPayload, RequestError } from "./requests";
+import type { ResyncHandler } from "./resync";
 import { SocketSlot } from "./socketSlot";
 import { type ConnectionState, isStopped, StateMachine, type TransitionDetail } from "./state";
-import { isStreamEvent, type StreamActions, StreamTracker } from "./streams";
-import { TopicCounter } from "./topics";
+import { TopicSubscriptions } from "./topics";
 
 const DEFAULT_HEARTBEAT_SECONDS = 25;
 
@@ -30,26 +29,46 @@ export class Connection {
   private readonly requestTimeoutMs: number;
   private readonly env: ConnectionEnvironment;
   private readonly requests = new PendingRequests();
-  private readonly streams = new StreamTracker();
-  private readonly topics = new TopicCounter();
-  private readonly resyncHandlers = new ResyncHandlers();
+  private readonly topics: TopicSubscriptions;
+  private readonly incoming: IncomingFrames;
   private readonly heartbeat: Heartbeat;
   private readonly socket: SocketSlot;
-  private readonly retry: RetrySchedule;
+  private readonly reconnect: Reconnector;
   private readonly machine = new StateMachine();
-  private unwatch: (() => void) | null = null;
-  private helloPayload: HelloPayload | null = null;
 
   constructor(options: ConnectionOptions) {
     this.url = options.url;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.socket = new SocketSlot(options.WebSocket ?? WebSocket);
-    this.retry = new RetrySchedule(options.backoff ?? DEFAULT_BACKOFF);
     this.env = options.environment ?? browserEnvironment();
+    this.reconnect = new Reconnector(options.backoff ?? DEFAULT_BACKOFF, this.env, {
+      state: () => this.machine.state,
+      setState: (newState, detail) => this.setState(newState, detail),
+      openSocket: () => this.openSocket(),
+    });
     this.heartbeat = new Heartbeat(
       () => this.sendPing(),
       () => this.abandonSocket("heartbeat timeout"),
     );
+    this.incoming = new IncomingFrames(this.requests, {
+      deliver: (frame) => this.emitter.emit("message", frame),
+      request: (frame, handlers) => this.requestWith(frame, this.requestTimeoutMs, handlers),
+      greeted: (hello) => {
+        // The server accepted the socket: a later loss starts the backoff afresh, and silence is
+        // measured against the server's heartbeat interval from now on.
+        this.reconnect.reset();
+        this.heartbeat.start(hello.heartbeatInterval || DEFAULT_HEARTBEAT_SECONDS);
+      },
+    });
+    this.topics = new TopicSubscriptions({
+      isOpen: () => this.machine.state === "open",
+      request: (frame, handlers) => this.requestWith(frame, this.requestTimeoutMs, handlers),
+      joined: (topic, ack) => {
+        this.incoming.onSubscribeAck(ack.payload);
+        this.emitter.emit("subscribed", { topic });
+      },
+      refused: (topic, error) => this.emitter.emit("subscription_error", { topic, error }),
+    });
   }
 
   /** The current state. */
@@ -64,7 +83,7 @@ export class Connection {
 
   /** The payload of the last `hello` (connection id, user, streams). */
   get hello(): HelloPayload | null {
-    return this.helloPayload;
+    return this.incoming.hello;
   }
 
   /** Listen to one of the connection's events; returns the removal. */
@@ -75,12 +94,7 @@ export class Connection {
   /** Start connecting (after sign-in). Does nothing if already connected or trying. */
   connect(): void {
     if (!this.isStopped()) return;
-    this.unwatch ??= watchBrowser(this.env, {
-      online: this.handleOnline,
-      offline: this.handleOffline,
-      visible: this.handleVisible,
-    });
-    this.retry.reset();
+    this.reconnect.start();
     if (!this.env.isOnline()) {
       this.setState("offline", { reason: "browser offline" });
       return;
@@ -93,14 +107,11 @@ export class Connection {
    * forgotten. A `closed_auth` or `closed_forbidden` state is kept, since it says why.
    */
   disconnect(): void {
-    this.unwatch?.();
-    this.unwatch = null;
-    this.retry.clear();
+    this.reconnect.stop();
     this.heartbeat.stop();
     this.socket.drop(BrowserCloseCode.Normal, "client disconnect");
     this.requests.failAll("closed", "connection closed");
-    this.streams.clear();
-    this.helloPayload = null;
+    this.incoming.forget();
     if (!this.isStopped()) this.setState("idle", { reason: "disconnected" });
   }
 
@@ -148,18 +159,7 @@ export class Connection {
    * Counted: the topic is left when the last subscriber leaves.
    */
   subscribe(topic: string): () => void {
-    if (this.topics.join(topic) && this.machine.state === "open") this.sendSubscribe(topic);
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      if (this.topics.leave(topic) && this.machine.state === "open") {
-        this.requestWith({ type: "unsubscribe", payload: { topic } }, this.requestTimeoutMs, {
-          resolve: () => {},
-          reject: () => {},
-        });
-      }
-    };
+    return this.topics.follow(topic);
   }
 
   /** The topics currently joined (or to be joined on open). */
@@ -172,7 +172,7 @@ export class Connection {
    * (`user:7`) or a prefix ending before a colon (`user`, `topic:document`).
    */
   onResync(stream: string, handler: ResyncHandler): () => void {
-    return this.resyncHandlers.add(stream, handler);
+    return this.incoming.onResync(stream, handler);
   }
 
   // --- state ------------------------------------------------------------------------
@@ -188,8 +188,8 @@ export class Connection {
   // --- socket -----------------------------------------------------------------------
 
   private openSocket(): void {
-    this.retry.clear();
-    const attempt = this.retry.attempts;
+    this.reconnect.cancelPending();
+    const attempt = this.reconnect.attempts;
     this.setState("connecting", { reason: attempt === 0 ? "connecting" : `attempt ${attempt + 1}` });
     this.socket.open(typeof this.url === "function" ? this.url() : this.url, {
       open: () => this.handleOpen(),
@@ -201,7 +201,7 @@ export class Connection {
   private handleOpen(): void {
     this.setState("open", { reason: "open" });
     this.heartbeat.start(DEFAULT_HEARTBEAT_SECONDS);
-    for (const topic of this.topics.names) this.sendSubscribe(topic);
+    this.topics.rejoinAll();
     for (const frame of this.requests.unsent()) this.write(frame);
   }
 
@@ -209,7 +209,7 @@ export class Connection {
     const wasOpen = this.socket.wasOpened;
     this.socket.detach();
     this.heartbeat.stop();
-    this.streams.onDisconnect();
+    this.incoming.onDisconnect();
     this.requests.failSent("disconnected", `connection lost (${code})`);
     this.emitter.emit("close", { code, reason, wasOpen });
     if (this.isStopped()) return; // a listener of `close` disconnected us
@@ -219,7 +219,7 @@ export class Connection {
       this.setState(policy.state, { reason: policy.why, closeCode: code });
       return;
     }
-    this.scheduleReconnect(policy.floorMs, code, policy.why);
+    this.reconnect.schedule(policy.floorMs, code, policy.why);
   }
 
   /** Give up on a socket that no longer answers, without waiting for the browser's close. */
@@ -234,11 +234,7 @@ export class Connection {
     this.socket.send(JSON.stringify(frame));
   }
 
-  private requestWith(
-    frame: ClientFrame,
-    timeoutMs: number,
-    handlers: { resolve: (reply: ReplyFrame) => void; reject: (error: RequestError) => void },
-  ): void {
+  private requestWith(frame: ClientFrame, timeoutMs: number, handlers: ReplyHandlers): void {
     if (this.isStopped()) {
       handlers.reject(new RequestError("closed", `${frame.type}: not connected`));
       return;
@@ -246,37 +242,6 @@ export class Connection {
     const withId = this.requests.add(frame, timeoutMs, handlers);
     if (this.machine.state === "open") this.write(withId);
   }
-
-  // --- reconnecting -----------------------------------------------------------------
-
-  private scheduleReconnect(floorMs: number, closeCode: number | null, reason: string): void {
-    if (!this.env.isOnline()) {
-      this.retry.hold(floorMs);
-      this.setState("offline", { reason: "browser offline", closeCode });
-      return;
-    }
-    const delay = this.retry.schedule(floorMs, () => this.openSocket());
-    this.setState("reconnecting", { reason, retryAt: Date.now() + delay, closeCode });
-  }
-
-  private readonly handleOnline = (): void => {
-    if (this.machine.state === "offline" || (this.machine.state === "reconnecting" && this.retry.floorMs === 0)) {
-      this.retry.reset();
-      this.openSocket();
-    }
-  };
-
-  private readonly handleOffline = (): void => {
-    if (this.machine.state === "reconnecting") {
-      this.retry.clear();
-      this.setState("offline", { reason: "browser offline" });
-    }
-  };
-
-  private readonly handleVisible = (): void => {
-    // After a rate-limit close the longer wait is kept even when the tab comes back.
-    if (this.machine.state === "reconnecting" && this.retry.floorMs === 0) this.openSocket();
-  };
 
   // --- heartbeat --------------------------------------------------------------------
 
@@ -289,69 +254,7 @@ export class Connection {
   // --- incoming frames --------------------------------------------------------------
 
   private handleData(data: unknown): void {
-    this.heartbeat.beat();
-    const frame = parseFrame(data);
-    if (!frame) return;
-    if (isReplyFrame(frame) && frame.id !== undefined) {
-      if (this.requests.settle(frame)) return;
-      if (frame.type !== "error") return; // a reply that came after its request timed out
-    }
-    switch (frame.type) {
-      case "hello":
-        this.retry.reset();
-        this.helloPayload = frame.payload;
-        this.heartbeat.start(frame.payload.heartbeatInterval || DEFAULT_HEARTBEAT_SECONDS);
-        this.emitter.emit("message", frame);
-        this.apply(this.streams.onHello(frame.payload.streams));
-        return;
-      case "resync_required":
-        this.emitter.emit("message", frame);
-        this.apply(this.streams.onResyncRequired(frame.payload));
-        return;
-      case "skipped":
-        this.apply(this.streams.onSkipped(frame.payload));
-        return;
-      default:
-        if (isEventFrame(frame) && isStreamEvent(frame)) {
-          this.apply(this.streams.onEvent(frame));
-          return;
-        }
-        this.emitter.emit("message", frame);
-    }
-  }
-
-  /** Carry out what the stream tracker decided. */
-  private apply(actions: StreamActions): void {
-    for (const stream of actions.resync) this.resyncHandlers.run(stream);
-    for (const event of actions.deliver) this.emitter.emit("message", event);
-    if (actions.resume) this.sendResume(actions.resume);
-  }
-
-  private sendResume(positions: Record<string, StreamPosition>): void {
-    const names = Object.keys(positions);
-    this.requestWith({ type: "resume", payload: { streams: positions } }, this.requestTimeoutMs, {
-      resolve: () => this.apply(this.streams.onResumeDone(names)),
-      reject: (error) => {
-        // A lost socket drops the buffers itself; the next hello decides again.
-        if (error.code !== "disconnected" && error.code !== "closed") {
-          this.apply(this.streams.onResumeFailed(names));
-        }
-      },
-    });
-  }
-
-  private sendSubscribe(topic: string): void {
-    this.requestWith({ type: "subscribe", payload: { topic } }, this.requestTimeoutMs, {
-      resolve: (reply) => {
-        const position = streamPositionIn(reply.payload);
-        if (position) this.apply(this.streams.onPosition(position.stream, position));
-        this.emitter.emit("subscribed", { topic });
-      },
-      reject: (error) => {
-        if (error.code !== "disconnected" && error.code !== "closed") {
-          this.emitter.emit("subscription_error", { topic, error });
-        }
-      },
-    });
+    this.heartbeat.beat(); // any frame, reply or not, shows the socket is alive
+    this.incoming.receive(data);
   }
 }
