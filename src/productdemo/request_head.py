@@ -184,9 +184,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             super().handle_websocket_upgrade()
             return
         self.connections.discard(self)
-        protocol.connection_made(self.transport)
         self.transport.set_protocol(protocol)
-        upgrade(self.scope["method"].encode(), self.url, self.scope["headers"])
+        upgrade(self.transport, self, self.scope["method"].encode(), self.url, self.scope["headers"])
 
     def linger(self) -> None:
         """Close after an answer; if the request body is still coming, read and drop it briefly.

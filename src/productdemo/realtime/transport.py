@@ -144,13 +144,16 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
+        self._watch_handshake()
+
+    def _watch_handshake(self) -> None:
         address = self.client[0] if self.client else "?"
         self.handshake = HeadWatch.start(self.guard, address, self.loop, self._handshake_expired)
         if self.handshake is None:
             logger.info("upgrade refused 429: too many unfinished upgrades from %s", address)
             self.handshake_complete = self.close_sent = True
-            transport.write(refusal(429, "Too Many Requests"))
-            transport.close()
+            self.transport.write(refusal(429, "Too Many Requests"))
+            self.transport.close()
 
     def _handshake_done(self) -> None:
         if self.handshake is not None:
@@ -164,9 +167,20 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
             self.handshake_complete = self.close_sent = True
             self.transport.close()
 
-    def upgrade(self, method: bytes, target: bytes, headers: handshake.Headers) -> None:
-        """Take an upgrade request that httptools has parsed: check it, then start the app."""
-        if self.transport.is_closing():  # refused in connection_made
+    def upgrade(
+        self, transport: Any, http: Any, method: bytes, target: bytes, headers: handshake.Headers
+    ) -> None:
+        """Take over ``transport`` and the upgrade request that ``http`` parsed; start the app.
+
+        ``http`` is uvicorn's HTTP protocol: the addresses come from it, which read them
+        already (``connection_made`` would ask the transport again).
+        """
+        self.connections.add(self)
+        self.transport = transport
+        self.server, self.client = http.server, http.client
+        self.scheme = "wss" if http.scheme == "https" else "ws"
+        self._watch_handshake()
+        if self.transport.is_closing():  # refused: too many unfinished upgrades
             return
         try:
             self.accept_key = handshake.check(method, headers)
