@@ -14,7 +14,8 @@ Runs three things, each bounded, and prints one JSON object:
    written (``t<time_ns>``). Reported: server CPU seconds per token (``/proc``), chunk frames per
    second received, and the delay from a token leaving the provider to its arrival at the
    client socket (p50/p99; includes the merge window), and that p99 again for the tokens
-   written after the last question was accepted (streaming without answers starting beside it).
+   written before and after the last question was accepted (streaming with answers starting
+   beside it, and without), and each answer's first chunk after its question (p50/max).
 3. ``llama`` (``--llama``, instead of 1 and 2): the real provider (SmolLM2-135M through
    xllamacpp) answering over passages that make a ~600-token prompt: time to first token and
    generation tokens/s, three times after a warm-up, each over a different prompt.
@@ -273,13 +274,14 @@ async def _measure(args: argparse.Namespace, work: Path, database: dict[str, str
             for tab in tabs:
                 tab.delays, tab.stamped, tab.frames = [], [], 0
             cpu0, t0 = _cpu(server.pid), time.perf_counter()
-            await asyncio.gather(*(tab.ask(http) for tab in tabs))
+            firsts = await asyncio.gather(*(tab.ask(http) for tab in tabs))
             elapsed, cpu = time.perf_counter() - t0, _cpu(server.pid) - cpu0
         delays = [d for tab in tabs for d in tab.delays]
         # Tokens written once every question had been accepted: streaming alone, without the
         # start-up work of answers (and the client's HTTP replies) competing with it.
         all_asked = max(tab.asked_ns for tab in tabs)
         steady = [d for tab in tabs for ts, d in tab.stamped if ts > all_asked]
+        starting = [d for tab in tabs for ts, d in tab.stamped if ts <= all_asked]
         frames = sum(tab.frames for tab in tabs)
         return {
             "ttft": {
@@ -300,8 +302,12 @@ async def _measure(args: argparse.Namespace, work: Path, database: dict[str, str
                 "tokens_per_frame": round(len(delays) / max(1, frames), 1),
                 "delay_ms_p50": round(_pct(delays, 0.5), 1),
                 "delay_ms_p99": round(_pct(delays, 0.99), 1),
+                "delay_ms_p99_while_asking": round(_pct(starting, 0.99), 1),
+                "tokens_while_asking": len(starting),
                 "delay_ms_p99_after_asks": round(_pct(steady, 0.99), 1),
                 "tokens_after_asks": len(steady),
+                "first_chunk_ms_p50": round(1000 * _pct(firsts, 0.5), 1),
+                "first_chunk_ms_max": round(1000 * max(firsts), 1),
                 "ask_ms_p50": round(1000 * _pct([t.asked_s for t in tabs], 0.5), 1),
                 "ask_ms_max": round(1000 * max(t.asked_s for t in tabs), 1),
             },
