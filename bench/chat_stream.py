@@ -15,7 +15,9 @@ Runs three things, each bounded, and prints one JSON object:
    second received, and the delay from a token leaving the provider to its arrival at the
    client socket (p50/p99; includes the merge window), and that p99 again for the tokens
    written before and after the last question was accepted (streaming with answers starting
-   beside it, and without), and each answer's first chunk after its question (p50/max).
+   beside it, and without), and each answer's first chunk after its question (p50/max). This
+   client shares the machine and parses the 200 HTTP replies in that window: its own loop lag
+   while asking (p99/max) says how much of the delay is its own.
 3. ``llama`` (``--llama``, instead of 1 and 2): the real provider (SmolLM2-135M through
    xllamacpp) answering over passages that make a ~600-token prompt: time to first token and
    generation tokens/s, three times after a warm-up, each over a different prompt.
@@ -130,6 +132,15 @@ async def _wait_port(port: int, timeout: float = 30.0) -> None:
                 return
             except OSError:
                 await asyncio.sleep(0.1)
+
+
+async def _loop_lag(lags: list[tuple[int, float]]) -> None:
+    """This client's own event-loop lag (ms), stamped: a token that reached the socket waits
+    this long before this process reads it, so it is part of every delay measured here."""
+    while True:
+        start = time.perf_counter()
+        await asyncio.sleep(0.005)
+        lags.append((time.time_ns(), 1000 * (time.perf_counter() - start - 0.005)))
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -274,7 +285,10 @@ async def _measure(args: argparse.Namespace, work: Path, database: dict[str, str
             for tab in tabs:
                 tab.delays, tab.stamped, tab.frames = [], [], 0
             cpu0, t0 = _cpu(server.pid), time.perf_counter()
+            lags: list[tuple[int, float]] = []
+            probe = asyncio.ensure_future(_loop_lag(lags))
             firsts = await asyncio.gather(*(tab.ask(http) for tab in tabs))
+            probe.cancel()
             elapsed, cpu = time.perf_counter() - t0, _cpu(server.pid) - cpu0
         delays = [d for tab in tabs for d in tab.delays]
         # Tokens written once every question had been accepted: streaming alone, without the
@@ -283,6 +297,7 @@ async def _measure(args: argparse.Namespace, work: Path, database: dict[str, str
         steady = [d for tab in tabs for ts, d in tab.stamped if ts > all_asked]
         starting = [d for tab in tabs for ts, d in tab.stamped if ts <= all_asked]
         frames = sum(tab.frames for tab in tabs)
+        own_lag = [lag for at, lag in lags if at <= all_asked]
         return {
             "ttft": {
                 "rounds": args.rounds,
@@ -306,6 +321,8 @@ async def _measure(args: argparse.Namespace, work: Path, database: dict[str, str
                 "tokens_while_asking": len(starting),
                 "delay_ms_p99_after_asks": round(_pct(steady, 0.99), 1),
                 "tokens_after_asks": len(steady),
+                "client_lag_ms_p99_while_asking": round(_pct(own_lag, 0.99), 1),
+                "client_lag_ms_max_while_asking": round(max(own_lag, default=0.0), 1),
                 "first_chunk_ms_p50": round(1000 * _pct(firsts, 0.5), 1),
                 "first_chunk_ms_max": round(1000 * max(firsts), 1),
                 "ask_ms_p50": round(1000 * _pct([t.asked_s for t in tabs], 0.5), 1),
