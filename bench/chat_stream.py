@@ -14,7 +14,12 @@ Runs three things, each bounded, and prints one JSON object:
    written (``t<time_ns>``). Reported: server CPU seconds per token (``/proc``), chunk frames per
    second received, and the delay from a token leaving the provider to its arrival at the
    client socket (p50/p99; includes the merge window), and that p99 again for the tokens
-   written after the last question was accepted (streaming without answers starting beside it).
+   written before and after the last question was accepted (streaming with questions arriving
+   beside it, and without), and before the last answer's first chunk (answers still
+   starting), and each answer's first chunk after its question (p50/max). This client shares
+   the machine and, unless ``--ask-process`` posts the questions from a second process, parses
+   the 200 HTTP replies in that window: its own loop lag while asking (p99/max) says how much
+   of the delay is its own.
 3. ``llama`` (``--llama``, instead of 1 and 2): the real provider (SmolLM2-135M through
    xllamacpp) answering over passages that make a ~600-token prompt: time to first token and
    generation tokens/s, three times after a warm-up, each over a different prompt.
@@ -24,6 +29,7 @@ and sessions written by ``bench/setup_sessions.py``. The machine may be shared: 
 docs/performance.md for how the figures were taken.
 
 Usage: .venv/bin/python bench/chat_stream.py [--answers 200] [--tokens 100] [--rate 50] [--postgres URL]
+                                             [--ask-process]
        .venv/bin/python bench/chat_stream.py --llama
 """
 
@@ -131,6 +137,15 @@ async def _wait_port(port: int, timeout: float = 30.0) -> None:
                 await asyncio.sleep(0.1)
 
 
+async def _loop_lag(lags: list[tuple[int, float]]) -> None:
+    """This client's own event-loop lag (ms), stamped: a token that reached the socket waits
+    this long before this process reads it, so it is part of every delay measured here."""
+    while True:
+        start = time.perf_counter()
+        await asyncio.sleep(0.005)
+        lags.append((time.time_ns(), 1000 * (time.perf_counter() - start - 0.005)))
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -162,6 +177,7 @@ class Tab:
         self.frames = 0
         self.asked_s = 0.0
         self.asked_ns = 0
+        self.first_ns = 0
 
     async def open(self, http: httpx.AsyncClient) -> None:
         reply = await http.post(f"{self.base}/api/conversations", json={}, headers=self.headers)
@@ -182,13 +198,19 @@ class Tab:
         reply.raise_for_status()
         self.asked_s = time.perf_counter() - start
         self.asked_ns = time.time_ns()
+        await self.follow()
+        return (self.first_ns - self.asked_ns) / 1e9 + self.asked_s
+
+    async def follow(self) -> None:
+        """Read the answer's frames until its message_end."""
         first = None
         while True:
             raw = await self.ws.recv()
             now = time.time_ns()
             frame = json.loads(raw)
             if frame["type"] == "message_chunk":
-                first = first or time.perf_counter() - start
+                if first is None:
+                    first = self.first_ns = now
                 self.frames += 1
                 stamps = [int(ts) for ts in STAMP.findall(frame["payload"]["delta"])]
                 self.delays += [(now - ts) / 1e6 for ts in stamps]
@@ -196,7 +218,38 @@ class Tab:
             elif frame["type"] == "message_end":
                 assert frame["payload"]["status"] == "complete", frame
                 assert first is not None
-                return first
+                return
+
+
+async def ask_all() -> None:
+    """``--asker``: post every question of stdin's ``{"base", "asks": [[cookie, conversation]]}``
+    at once when told ``go``; prints ``[[start ns, accepted ns], ...]``."""
+    loop = asyncio.get_running_loop()
+    job = json.loads(await loop.run_in_executor(None, sys.stdin.readline))
+    base, asks = job["base"], job["asks"]
+    limits = httpx.Limits(max_connections=len(asks) + 10)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+
+        async def one(cookie: str, conversation: str) -> tuple[int, int]:
+            headers = {"Origin": base, "Cookie": f"connect.sid={cookie}"}
+            start = time.time_ns()
+            path = f"{base}/api/conversations/{conversation}/messages"
+            reply = await http.post(path, json={"content": "What do the stamps say?"}, headers=headers)
+            reply.raise_for_status()
+            return start, time.time_ns()
+
+        print("ready", flush=True)
+        await loop.run_in_executor(None, sys.stdin.readline)
+        print(json.dumps(await asyncio.gather(*(one(c, v) for c, v in asks))), flush=True)
+
+
+async def _ask_from(asker: asyncio.subprocess.Process) -> list[tuple[int, int]]:
+    assert asker.stdin is not None and asker.stdout is not None
+    asker.stdin.write(b"go\n")
+    await asker.stdin.drain()
+    asked: list[tuple[int, int]] = json.loads(await asker.stdout.readline())
+    await asker.wait()
+    return asked
 
 
 async def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -268,19 +321,51 @@ async def _measure(args: argparse.Namespace, work: Path, database: dict[str, str
             tabs = [Tab(base, u["cookie"]) for u in users]
             for tab in tabs:
                 await tab.open(http)
+            asker = None
+            if args.ask_process:
+                # The questions are posted by a second process, so this one only reads sockets:
+                # its own loop lag (200 HTTP replies parsed at once) stays out of the delays.
+                asker = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    __file__,
+                    "--asker",
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                )
+                assert asker.stdin is not None and asker.stdout is not None
+                asks = [[tab.cookie, tab.conversation] for tab in tabs]
+                asker.stdin.write(json.dumps({"base": base, "asks": asks}).encode() + b"\n")
+                await asker.stdin.drain()
+                assert await asker.stdout.readline() == b"ready\n"
             direct = [await direct_ttft(provider) for _ in range(args.rounds)]
             ours = [await tabs[i % n].ask(http) for i in range(args.rounds)]
             for tab in tabs:
                 tab.delays, tab.stamped, tab.frames = [], [], 0
             cpu0, t0 = _cpu(server.pid), time.perf_counter()
-            await asyncio.gather(*(tab.ask(http) for tab in tabs))
+            lags: list[tuple[int, float]] = []
+            probe = asyncio.ensure_future(_loop_lag(lags))
+            if asker is None:
+                firsts = await asyncio.gather(*(tab.ask(http) for tab in tabs))
+            else:
+                asked, *_ = await asyncio.gather(_ask_from(asker), *(tab.follow() for tab in tabs))
+                for tab, (start_ns, accepted_ns) in zip(tabs, asked, strict=True):
+                    tab.asked_s, tab.asked_ns = (accepted_ns - start_ns) / 1e9, accepted_ns
+                firsts = [
+                    (tab.first_ns - start_ns) / 1e9 for tab, (start_ns, _) in zip(tabs, asked, strict=True)
+                ]
+            probe.cancel()
             elapsed, cpu = time.perf_counter() - t0, _cpu(server.pid) - cpu0
         delays = [d for tab in tabs for d in tab.delays]
         # Tokens written once every question had been accepted: streaming alone, without the
         # start-up work of answers (and the client's HTTP replies) competing with it.
         all_asked = max(tab.asked_ns for tab in tabs)
         steady = [d for tab in tabs for ts, d in tab.stamped if ts > all_asked]
+        asking = [d for tab in tabs for ts, d in tab.stamped if ts <= all_asked]
+        # Tokens written before the last answer's first chunk: some answers were still starting.
+        all_started = max(tab.first_ns for tab in tabs)
+        starting = [d for tab in tabs for ts, d in tab.stamped if ts <= all_started]
         frames = sum(tab.frames for tab in tabs)
+        own_lag = [lag for at, lag in lags if at <= all_asked]
         return {
             "ttft": {
                 "rounds": args.rounds,
@@ -300,8 +385,16 @@ async def _measure(args: argparse.Namespace, work: Path, database: dict[str, str
                 "tokens_per_frame": round(len(delays) / max(1, frames), 1),
                 "delay_ms_p50": round(_pct(delays, 0.5), 1),
                 "delay_ms_p99": round(_pct(delays, 0.99), 1),
+                "delay_ms_p99_while_asking": round(_pct(asking, 0.99), 1),
+                "tokens_while_asking": len(asking),
+                "delay_ms_p99_while_starting": round(_pct(starting, 0.99), 1),
+                "tokens_while_starting": len(starting),
                 "delay_ms_p99_after_asks": round(_pct(steady, 0.99), 1),
                 "tokens_after_asks": len(steady),
+                "client_lag_ms_p99_while_asking": round(_pct(own_lag, 0.99), 1),
+                "client_lag_ms_max_while_asking": round(max(own_lag, default=0.0), 1),
+                "first_chunk_ms_p50": round(1000 * _pct(firsts, 0.5), 1),
+                "first_chunk_ms_max": round(1000 * max(firsts), 1),
                 "ask_ms_p50": round(1000 * _pct([t.asked_s for t in tabs], 0.5), 1),
                 "ask_ms_max": round(1000 * max(t.asked_s for t in tabs), 1),
             },
@@ -379,10 +472,19 @@ def main() -> None:
         default="",
         help="run the server on PostgreSQL, e.g. postgresql+asyncpg://postgres@127.0.0.1:5432",
     )
+    parser.add_argument(
+        "--ask-process",
+        action="store_true",
+        help="post the load's questions from a second process (this one only reads the sockets)",
+    )
     parser.add_argument("--serve-fake", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--asker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_fake:
         asyncio.run(serve_fake(args.serve_fake, args.tokens, args.rate))
+        return
+    if args.asker:
+        asyncio.run(ask_all())
         return
     result: dict[str, Any] = {
         "load_average": os.getloadavg(),

@@ -124,6 +124,11 @@ def test_unknown_ini_key_is_named(tmp_path: Path) -> None:
             "perhaps",
             "[realtime] debug_frames: Input should be a valid boolean, unable to interpret input",
         ),
+        (
+            "PRODUCTDEMO_LLM_MAX_STARTING",
+            "0",
+            "[llm] max_starting: Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_bad_values_name_the_setting_and_the_problem(

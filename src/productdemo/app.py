@@ -188,6 +188,7 @@ def create_app(config: Config) -> Application:
         llm.flush_interval,
         # The extractive generator quotes passages for the question alone: no history to read.
         llm.history_chars if llm.provider != "extractive" else 0,
+        llm.max_starting,
     )
     chat = ChatService(db, broker, answers)
     chat_access.register(router, chat)

@@ -151,6 +151,7 @@ class LlmSettings(_Section):
     connect_timeout: float = Field(10.0, gt=0)
     lease_seconds: float = Field(15.0, gt=0)
     history_chars: int = Field(6000, ge=0, le=200_000)
+    max_starting: int = Field(8, ge=1, le=1000)
     openai_url: str = "https://api.openai.com/v1"
     openai_model: str = "gpt-4o-mini"
     openai_api_key: SecretStr = SecretStr("")

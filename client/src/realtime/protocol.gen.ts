@@ -364,7 +364,7 @@ export type PresenceStateEvent = {
 export type RagProgressPayload = {
   conversationId: string;
   messageId: string;
-  stage: "retrieving" | "ranking" | "generating" | "done" | "failed" | "cancelled";
+  stage: "queued" | "retrieving" | "ranking" | "generating" | "done" | "failed" | "cancelled";
   elapsedMs: number;
   message: string;
   sources?: Array<Source> | null;

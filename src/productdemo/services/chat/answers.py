@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -35,6 +36,7 @@ from productdemo.services.chat.leases import Leases
 from productdemo.services.chat.live import LiveAnswer, units
 from productdemo.services.chat.prompt import cited, earlier_turns
 from productdemo.services.chat.retrieval import PassageSearch, rank
+from productdemo.services.chat.startup import StartGate
 from productdemo.storage.database import to_completion
 from productdemo.storage.models import Conversation, Message
 
@@ -71,6 +73,7 @@ class Answers:
         sources: int,
         flush_interval: float,
         history_chars: int = 0,
+        max_starting: int = 8,
     ) -> None:
         self.leases = leases
         self._db = leases.db
@@ -82,6 +85,7 @@ class Answers:
         self._sources = sources
         self._interval = flush_interval
         self._history_chars = history_chars
+        self.starts = StartGate(max_starting)
         self._live: dict[str, LiveAnswer] = {}
         self.on_end: Ended | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -233,6 +237,24 @@ class Answers:
             self._live.pop(live.message_id, None)
 
     async def _answer(self, live: LiveAnswer, sources: list[Source], tally: Tally) -> None:
+        async def queued(ahead: int) -> None:
+            await self._progress(
+                live, "queued", f"Waiting to start ({ahead} answers waiting before this one)"
+            )
+
+        # The turn is held until the model's first piece: opening its stream (connection, TLS,
+        # request) is start-up work too. Stop cancels this task wherever it waits, turn or not.
+        async with self.starts.turn(queued):
+            pieces = await self._start(live, sources, tally)
+            first = await anext(pieces, None)
+        if first is None:
+            return
+        live.add(first)
+        async for piece in pieces:
+            live.add(piece)
+
+    async def _start(self, live: LiveAnswer, sources: list[Source], tally: Tally) -> AsyncIterator[str]:
+        """Retrieve, rank and read the history; the generator's stream, not yet started."""
         await self._progress(live, "retrieving", "Searching your documents")
         try:
             # Retrieval takes a bounded query; a question's opening words carry its subject.
@@ -250,8 +272,7 @@ class Answers:
             sources,
         )
         history = await self._history(live)
-        async for piece in self.generator.stream(live.question, passages, tally, history):
-            live.add(piece)
+        return aiter(self.generator.stream(live.question, passages, tally, history))
 
     async def _history(self, live: LiveAnswer) -> list[Turn]:
         """The conversation's earlier turns that fit the budget (none when it is 0)."""

@@ -17,7 +17,8 @@ from pydantic import Field
 from productdemo.realtime.events import Event
 from productdemo.realtime.protocol import CamelModel
 
-Stage = Literal["retrieving", "ranking", "generating", "done", "failed", "cancelled"]
+# ``queued``: waiting for a turn to start (``[llm] max_starting`` answers start at once).
+Stage = Literal["queued", "retrieving", "ranking", "generating", "done", "failed", "cancelled"]
 EndStatus = Literal["complete", "cancelled", "failed", "interrupted"]
 
 
