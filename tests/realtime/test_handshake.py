@@ -16,7 +16,7 @@ ACCEPT = b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
 
 def _headers(**overrides: bytes | None) -> handshake.Headers:
-    base = {"sec-websocket-key": KEY, "sec-websocket-version": b"13", "host": b"x"}
+    base: dict[str, bytes | None] = {"sec-websocket-key": KEY, "sec-websocket-version": b"13", "host": b"x"}
     base.update(overrides)
     return [(name.replace("_", "-").encode(), value) for name, value in base.items() if value is not None]
 
