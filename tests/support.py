@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import orjson
 import uvicorn
+from sqlalchemy.engine import make_url
 from websockets.asyncio.client import ClientConnection, connect
 
 from productdemo.app import Application, create_app
@@ -39,7 +40,7 @@ StartServer = Callable[..., Awaitable["LiveServer"]]
 def make_config(data_dir: Path, **sections: dict[str, Any]) -> Config:
     """A config for tests: data in ``data_dir``, built-in defaults, fast heartbeats off."""
     overrides: dict[str, dict[str, Any]] = {
-        "database": {"url": f"{POSTGRES_URL}/pdtest_{uuid.uuid4().hex[:12]}" if POSTGRES_URL else ""},
+        "database": {"url": new_database(POSTGRES_URL) if POSTGRES_URL else ""},
         "storage": {"data_dir": str(data_dir)},
         "server": {"client_dir": str(data_dir / "no-client")},
         # Cheap password hashes: tests sign in hundreds of times.
@@ -52,9 +53,20 @@ def make_config(data_dir: Path, **sections: dict[str, Any]) -> Config:
     return load_config(Path(__file__).parent.parent / "conf" / "config.ini", environ={}, overrides=overrides)
 
 
+def new_database(server_url: str) -> str:
+    """A URL for a fresh database on the PostgreSQL server ``server_url`` (created on start)."""
+    url = make_url(server_url).set(database=f"pdtest_{uuid.uuid4().hex[:12]}")
+    return url.render_as_string(hide_password=False)
+
+
 def _server_and_name(url: str) -> tuple[str, str]:
-    base, _, name = url.rpartition("/")
-    return base.replace("postgresql+asyncpg://", "postgresql://"), name
+    """An asyncpg DSN for the server's ``postgres`` database, and the name of ``url``'s database.
+
+    URLs may name a unix socket directory (``?host=/path``), as pgserver's do.
+    """
+    parsed = make_url(url)
+    server = parsed.set(drivername="postgresql", database="postgres")
+    return server.render_as_string(hide_password=False), parsed.database or ""
 
 
 async def create_database(url: str) -> None:
@@ -62,7 +74,7 @@ async def create_database(url: str) -> None:
     if not url.startswith("postgresql"):
         return
     server, name = _server_and_name(url)
-    conn = await asyncpg.connect(f"{server}/postgres")
+    conn = await asyncpg.connect(server)
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             await conn.execute(f'CREATE DATABASE "{name}"')
@@ -74,7 +86,7 @@ async def drop_database(url: str) -> None:
     if not url.startswith("postgresql"):
         return
     server, name = _server_and_name(url)
-    conn = await asyncpg.connect(f"{server}/postgres")
+    conn = await asyncpg.connect(server)
     try:
         await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')

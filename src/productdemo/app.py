@@ -236,6 +236,7 @@ def create_app(config: Config) -> Application:
         await follower.start()  # reads where the revocation log stands, then preloads sessions
         extraction.start()
         retrieval.pool.start()
+        await retrieval.vectors.start(db)
         await requeue_stale(db, broker, retrieval.model_id)
         await processor.start()
         await answers.start(single=engine.dialect.name == "sqlite")

@@ -276,7 +276,9 @@ class ChunkVector(Base):
     """A chunk's embedding: float32 bytes, with the model and dimension that made it.
 
     ``owner_id`` repeats the document's owner so one user's vectors are read without a join;
-    search only ever compares vectors of one ``model_id`` (see services/retrieval/).
+    search only ever compares vectors of one ``model_id`` (see services/retrieval/). On a
+    PostgreSQL server with pgvector, migration 0011 adds an ``embedding vector`` column (not
+    mapped here: it exists only there) that holds the vector instead, and ``vector`` is null.
     """
 
     __tablename__ = "chunk_vectors"
@@ -286,4 +288,4 @@ class ChunkVector(Base):
     owner_id: Mapped[int] = mapped_column(BigId)
     model_id: Mapped[str] = mapped_column(String(64))
     dim: Mapped[int] = mapped_column(Integer)
-    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from productdemo.config import RetrievalSettings
 from productdemo.services.retrieval.reembed import requeue_stale
 from productdemo.storage.models import ChunkVector
+from tests.services.retrieval.conftest import database
 from tests.services.retrieval.test_search_modes import ALICE_DOC, search, upload_and_wait
 from tests.support import MS, LiveServer, make_config, recv_type
 
@@ -20,9 +21,11 @@ async def _model_ids(server: LiveServer) -> list[str]:
         return list((await db.execute(select(ChunkVector.model_id))).scalars())
 
 
-async def test_changing_the_model_reembeds_documents_in_the_background(tmp_path: Path) -> None:
+async def test_changing_the_model_reembeds_documents_in_the_background(
+    tmp_path: Path, vector_db: str
+) -> None:
     """After a restart with another model, documents are embedded again and keep its vectors only."""
-    first = LiveServer(make_config(tmp_path, retrieval={"model": "hashing"}))
+    first = LiveServer(make_config(tmp_path, retrieval={"model": "hashing"}, **database(vector_db)))
     await first.start()
     _, cookie = await first.user_session()
     doc_id = await upload_and_wait(first, cookie, "notes.md", ALICE_DOC.encode())

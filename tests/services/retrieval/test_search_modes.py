@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.services.retrieval.conftest import database
 from tests.support import MS, LiveServer, StartServer, recv_type
 
 ALICE_DOC = (
@@ -38,12 +39,14 @@ async def search(server: LiveServer, cookie: str, q: str, mode: str | None = Non
 
 
 @pytest.fixture(scope="module")
-async def minilm(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """A server embedding with the real packaged model, shared by this module's tests."""
+async def minilm(tmp_path_factory: pytest.TempPathFactory, vector_db: str) -> Any:
+    """A server embedding with the real packaged model, on each vector store, for this module."""
     from tests.support import make_config
 
-    live = LiveServer(make_config(tmp_path_factory.mktemp("minilm"), retrieval={"model": "minilm"}))
+    sections = {"retrieval": {"model": "minilm"}} | database(vector_db)
+    live = LiveServer(make_config(tmp_path_factory.mktemp("minilm"), **sections))
     await live.start()
+    assert live.services.search.vector_store == ("pgvector" if vector_db else "numpy")
     yield live
     await live.stop()
 

@@ -103,6 +103,11 @@ class DocumentSearch:
         self._candidates = candidates
         self._fusion = fusion
 
+    @property
+    def vector_store(self) -> str | None:
+        """What semantic search reads: ``numpy`` or ``pgvector`` (chosen at start-up)."""
+        return self._semantic.vectors.kind if self._semantic is not None else None
+
     async def retrieve(
         self, owner_id: int, query: str, mode: Mode, limit: int
     ) -> list[tuple[RetrievedChunk, float, Match]]:

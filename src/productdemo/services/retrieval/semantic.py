@@ -13,16 +13,16 @@ import threading
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from productdemo.services.retrieval.embedder import Embedder, ModelName, Vectors, load_embedder
-from productdemo.services.retrieval.vectors import VectorIndex
+from productdemo.services.retrieval.store import VectorStore
 
 
 class SemanticSearch:
-    def __init__(self, model: ModelName, model_id: str, dim: int, threads: int = 1) -> None:
+    def __init__(self, model: ModelName, vectors: VectorStore, threads: int = 1) -> None:
         self._model = model
         self._threads = threads
         self._embedder: Embedder | None = None
         self._lock = threading.Lock()
-        self.index = VectorIndex(model_id, dim)
+        self.vectors = vectors
 
     def _embed(self, text: str) -> Vectors:
         with self._lock:
@@ -39,4 +39,4 @@ class SemanticSearch:
         self, db: AsyncSession, owner_id: int, query: str, limit: int
     ) -> list[tuple[int, float]]:
         """The owner's ``limit`` chunks nearest in meaning to ``query``: (chunk id, cosine)."""
-        return await self.index.nearest(db, owner_id, await self.embed_query(query), limit)
+        return await self.vectors.nearest(db, owner_id, await self.embed_query(query), limit)

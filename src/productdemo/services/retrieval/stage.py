@@ -9,23 +9,24 @@ document is ``completed`` only once its vectors are stored.
 from __future__ import annotations
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from productdemo.services.documents.chunking import Chunk
 from productdemo.services.documents.progress import ProgressReporter
 from productdemo.services.retrieval.embedder import Vectors
 from productdemo.services.retrieval.pool import EmbeddingPool
-from productdemo.storage.models import Chunk as ChunkRow, ChunkVector
+from productdemo.services.retrieval.store import VectorStore
+from productdemo.storage.models import Chunk as ChunkRow
 
 #: The stage's share of the document's progress bar: it is the slowest stage by far.
 FIRST, LAST = 62, 90
 
 
 class EmbeddingStage:
-    def __init__(self, pool: EmbeddingPool, model_id: str, dim: int, batch_size: int) -> None:
+    def __init__(self, pool: EmbeddingPool, vectors: VectorStore, dim: int, batch_size: int) -> None:
         self._pool = pool
-        self.model_id = model_id
+        self._vectors = vectors
         self.dim = dim
         self._batch = batch_size
 
@@ -50,15 +51,4 @@ class EmbeddingStage:
         ).all()
         if len(rows) != len(vectors):
             raise RuntimeError(f"{len(vectors)} vectors for {len(rows)} chunks of {doc_id}")
-        values = [
-            {
-                "chunk_id": chunk_id,
-                "owner_id": owner_id,
-                "model_id": self.model_id,
-                "dim": self.dim,
-                "vector": vectors[idx].tobytes(),
-            }
-            for chunk_id, idx in rows
-        ]
-        for start in range(0, len(values), 500):
-            await db.execute(insert(ChunkVector), values[start : start + 500])
+        await self._vectors.write(db, owner_id, [(chunk_id, vectors[idx]) for chunk_id, idx in rows])
