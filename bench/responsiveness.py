@@ -12,9 +12,10 @@ the N), and keeps pinging until every document has reached ``completed`` or ``fa
 watched on a separate socket of user 0 (``document_status_update`` frames).
 
 Printed: p50/p99/max ping RTT while idle and during processing (pongs received from the
-first upload to the last completion), the processing duration, pings sent/answered, and
-the server's CPU use. ``--py-spy FILE`` records the server during processing
-(``py-spy record --threads -f raw``).
+first upload to the last completion), the processing duration, pings sent/answered, the
+server's CPU use, and how long its event-loop thread was runnable but waiting for a CPU
+(schedstat: time other processes on its core took; a tail the loop itself did not cause).
+``--py-spy FILE`` records the server during processing (``py-spy record --threads -f raw``).
 
 Usage (from the repository root):
   .venv-bench/bin/python bench/responsiveness.py [-n 1000] [--docs 50] [--pages 50]
@@ -42,6 +43,12 @@ from wsclient import ORIGIN, Http, WebSocket, cpu_ticks_s, text_frame  # noqa: E
 
 time_ns = time.time_ns
 FINAL = ("completed", "failed")
+
+
+def loop_waited_s(pid: int) -> float:
+    """Time the server's main thread (the event loop) spent runnable but waiting for a CPU."""
+    with open(f"/proc/{pid}/task/{pid}/schedstat") as f:
+        return int(f.read().split()[1]) / 1e9
 
 
 def make_pdfs(directory: Path, pages: int, count: int) -> list[Path]:
@@ -148,6 +155,7 @@ async def bench(
             stderr=subprocess.DEVNULL,
         )
     i0, c0, t0 = len(st.lat), cpu_ticks_s(pid), time.perf_counter()
+    w0 = loop_waited_s(pid)
     follower = asyncio.ensure_future(follow())
     http = Http(a.port, owner["cookie"])
     upload_s = []
@@ -168,6 +176,7 @@ async def bench(
     elapsed = time.perf_counter() - t0
     busy = st.lat[i0:]
     cpu = cpu_ticks_s(pid) - c0
+    waited = loop_waited_s(pid) - w0
     stop_ping.set()
     await ping_task
     if spy is not None:
@@ -186,6 +195,8 @@ async def bench(
         "upload_request_s": upload_s,
         "server_cpu_s": cpu,
         "server_cpu_util": cpu / elapsed,
+        # Runnable but off the CPU (other processes on its core): a tail the loop did not cause.
+        "loop_waited_for_cpu_s": waited,
         "expected_pongs": round(len(clients) * elapsed),
     }
     res["pings_sent"] = sent[0]
@@ -246,6 +257,7 @@ def main() -> None:
         f"\n{a.n} sockets, {a.docs}×{a.pages}-page PDFs: processing {p['duration_s']:.1f} s "  # type: ignore[index]
         f"({p['completed']} completed, {p['failed']} failed); ping RTT p50 {p['p50_ms']:.1f} ms, "  # type: ignore[index]
         f"p99 {p['p99_ms']:.1f} ms, max {p['max_ms']:.1f} ms; "  # type: ignore[index]
+        f"loop waited {p['loop_waited_for_cpu_s']:.2f} s for a CPU; load {res['loadavg'][0]:.1f}; "  # type: ignore[index]
         f"target p99 < 100 ms: {'met' if p['p99_ms'] < 100 else 'NOT met'}"  # type: ignore[index]
     )
 

@@ -14,6 +14,7 @@ extraction process (docs/guarantees.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import threading
@@ -30,16 +31,35 @@ from productdemo.services.retrieval.embedder import Embedder, ModelName, Vectors
 _embedder: Embedder | None = None
 
 
-#: Niceness of the workers: embedding is background work, and where the workers share a core
-#: with the server (a container with one CPU, taskset) sockets must still be answered first.
-#: Measured with bench/responsiveness.py (server pinned to one core): ping p99 while 50
-#: documents were embedded 965 ms at nice 0, 385 ms at 10, 41 ms at 19 (docs/performance.md).
+#: Niceness of the workers where SCHED_IDLE is missing: embedding is background work, and
+#: where the workers share a core with the server (a container with one CPU, taskset) sockets
+#: must still be answered first. bench/responsiveness.py (server pinned to one core), ping p99
+#: while 50 documents were embedded: 965 ms at nice 0, 385 ms at 10, 41-166 ms at 19.
 NICENESS = 19
+
+
+def _background() -> None:
+    """Put every thread of this process behind the server's: SCHED_IDLE, or nice 19 without it.
+
+    On Linux nice and the policy belong to each thread, not to the process: ``os.nice`` in
+    the main thread left the thread OpenBLAS starts when numpy is imported (before this
+    runs) at nice 0. So each thread in /proc/self/task is changed; threads started later
+    (onnxruntime's) inherit it from the main thread. SCHED_IDLE rather than nice 19: a nice
+    19 thread keeps the core until its slice ends when the server wakes up, a SCHED_IDLE one
+    is preempted at once (docs/performance.md, "Responsiveness while 50 documents are embedded").
+    """
+    threads = [int(t) for t in os.listdir("/proc/self/task")] if os.path.isdir("/proc/self/task") else [0]
+    for tid in threads:
+        try:
+            os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+        except (AttributeError, OSError):  # not Linux, or the thread has just ended
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, tid, NICENESS)
 
 
 def _init(model: ModelName, threads: int, server_pid: int) -> None:
     global _embedder
-    os.nice(NICENESS)
+    _background()
     _embedder = load_embedder(model, threads)
     threading.Thread(target=exit_with, args=(server_pid,), name="server-watch", daemon=True).start()
 
