@@ -10,7 +10,7 @@ from productdemo.services.chat.generators import Passage, Tally, Turn
 from productdemo.services.chat.live import LiveAnswer, units
 from productdemo.services.chat.prompt import chat_messages, cited, earlier_turns
 from productdemo.services.chat.retrieval import rank
-from productdemo.services.documents.search import Passage as Hit
+from productdemo.services.documents.lexical import RetrievedChunk as Hit
 from tests.support import MS
 
 
@@ -75,6 +75,7 @@ def test_rank_keeps_the_best_and_at_most_three_per_document() -> None:
     """Best score first, duplicates once, a long document cannot crowd out the others."""
     hits = [
         Hit(
+            chunk_id=i,
             document_id="d_a",
             filename="a",
             chunk_index=i,
@@ -83,11 +84,13 @@ def test_rank_keeps_the_best_and_at_most_three_per_document() -> None:
             text=f"a{i}",
             start=0,
             end=2,
+            snippet="",
             score=10 - i,
         )
         for i in range(5)
     ] + [
         Hit(
+            chunk_id=9,
             document_id="d_b",
             filename="b",
             chunk_index=0,
@@ -96,6 +99,7 @@ def test_rank_keeps_the_best_and_at_most_three_per_document() -> None:
             text="b",
             start=5,
             end=6,
+            snippet="",
             score=1,
         )
     ]

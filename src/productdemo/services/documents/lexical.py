@@ -65,7 +65,11 @@ WHERE c.id IN :ids AND d.owner_id = :owner
 
 @dataclass(frozen=True)
 class RetrievedChunk:
-    """A chunk that was retrieved, with its snippet (highlight markers in, if words matched)."""
+    """A chunk that was retrieved, whole, with its score and snippet (highlight markers in, if
+    words matched). Search hits are made from it, and the chat cites it as it is (a ``Hit``).
+
+    ``start``/``end`` are the chunk's character offsets in the document's text.
+    """
 
     chunk_id: int
     document_id: str

@@ -48,20 +48,6 @@ class SearchHit(CamelModel):
     matched: Match
 
 
-class Passage(CamelModel):
-    """A whole chunk retrieved for a question; ``start``/``end`` are its offsets in the document."""
-
-    document_id: str
-    filename: str
-    chunk_index: int
-    page: int | None
-    section: str | None
-    text: str
-    start: int
-    end: int
-    score: float
-
-
 def split_highlights(marked: str) -> tuple[str, list[tuple[int, int]]]:
     """Remove the markers from ``marked``; returns the text and the highlighted ranges."""
     out: list[str] = []
@@ -175,23 +161,10 @@ class DocumentSearch:
             )
         return hits
 
-    async def passages(self, owner_id: int, query: str, limit: int = 8) -> list[Passage]:
+    async def passages(self, owner_id: int, query: str, limit: int = 8) -> list[RetrievedChunk]:
         """The owner's chunks that best answer ``query`` (hybrid retrieval), whole, best first.
 
         Raises:
             BadRequest: the query is empty, too long, or has no words.
         """
-        return [
-            Passage(
-                document_id=chunk.document_id,
-                filename=chunk.filename,
-                chunk_index=chunk.chunk_index,
-                page=chunk.page,
-                section=chunk.section,
-                text=chunk.text,
-                start=chunk.start,
-                end=chunk.end,
-                score=score,
-            )
-            for chunk, score, _ in await self.retrieve(owner_id, query, "hybrid", limit)
-        ]
+        return [chunk for chunk, _, _ in await self.retrieve(owner_id, query, "hybrid", limit)]
