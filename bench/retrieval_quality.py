@@ -11,7 +11,8 @@ model, indexing), then asks every question in every mode through ``DocumentSearc
 Printed: recall@5, MRR@10 and nDCG@10 per mode, chunks, and the time taken.
 
 Usage (from the repository root):
-  .venv/bin/python bench/retrieval_quality.py [--model minilm] [--fusion relative|rrf] [--pages library]
+  .venv/bin/python bench/retrieval_quality.py [--model minilm] [--fusion rrf|relative] [--rrf-k 10]
+      [--semantic-weight 2] [--pages library]
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from productdemo.storage.database import upgrade
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def run(model: str, fusion: str, pages: list[str] | None) -> None:
+async def run(model: str, fusion: dict[str, object], pages: list[str] | None) -> None:
     questions = load_questions(FAQ_SOURCES, pages)
     if not questions:
         sys.exit(f"no FAQ questions under {FAQ_SOURCES}: apt-get install python3.11-doc")
@@ -43,7 +44,7 @@ async def run(model: str, fusion: str, pages: list[str] | None) -> None:
             overrides={
                 "storage": {"data_dir": tmp},
                 "server": {"client_dir": str(Path(tmp) / "none")},
-                "retrieval": {"model": model, "fusion": fusion},
+                "retrieval": {"model": model, **fusion},
             },
         )
         await upgrade(config.database_url)
@@ -78,10 +79,13 @@ async def run(model: str, fusion: str, pages: list[str] | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="minilm", choices=["minilm", "hashing"])
-    parser.add_argument("--fusion", default="relative", choices=["relative", "rrf"])
+    parser.add_argument("--fusion", default="rrf", choices=["rrf", "relative"])
+    parser.add_argument("--rrf-k", type=int, default=10)
+    parser.add_argument("--semantic-weight", type=float, default=2.0)
     parser.add_argument("--pages", default="", help="comma-separated FAQ pages (default: all)")
     args = parser.parse_args()
-    asyncio.run(run(args.model, args.fusion, [p for p in args.pages.split(",") if p] or None))
+    fusion = {"fusion": args.fusion, "rrf_k": args.rrf_k, "semantic_weight": args.semantic_weight}
+    asyncio.run(run(args.model, fusion, [p for p in args.pages.split(",") if p] or None))
 
 
 if __name__ == "__main__":

@@ -256,7 +256,9 @@ class RetrievalSettings(_Section):
     embed_threads: int = Field(1, ge=1, le=16)
     batch_size: int = Field(16, ge=1, le=256)
     candidates: int = Field(50, ge=1, le=1000)
-    fusion: Literal["relative", "rrf"] = "relative"
+    fusion: Literal["rrf", "relative"] = "rrf"
+    rrf_k: int = Field(10, ge=1, le=1000)
+    semantic_weight: float = Field(2.0, gt=0, le=100)
 
 
 class LoggingSettings(_Section):

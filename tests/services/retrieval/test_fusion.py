@@ -1,10 +1,10 @@
-"""services/retrieval/fusion.py: reciprocal rank fusion."""
+"""services/retrieval/fusion.py: weighted reciprocal rank fusion and relative score fusion."""
 
 from __future__ import annotations
 
 import pytest
 
-from productdemo.services.retrieval.fusion import fuse, reciprocal_rank_fusion, relative_score_fusion
+from productdemo.services.retrieval.fusion import Fusion, reciprocal_rank_fusion, relative_score_fusion
 
 
 def test_items_in_both_lists_rise_above_items_in_one() -> None:
@@ -28,8 +28,16 @@ def test_relative_score_fusion_averages_min_max_normalised_scores() -> None:
     assert relative_score_fusion([[("x", 3.0)], []]) == [("x", 0.5)]
 
 
-def test_fuse_dispatches_on_the_method() -> None:
-    """fuse() ranks by reciprocal rank for "rrf" and by relative score for "relative"."""
-    scored = [[("a", 10.0), ("b", 9.9), ("c", 0.0)], [("b", 0.9), ("a", 0.1), ("c", 0.0)]]
-    assert [item for item, _ in fuse("relative", scored)] == ["b", "a", "c"]
-    assert [item for item, _ in fuse("rrf", scored)] == ["a", "b", "c"]  # a and b tie on ranks
+def test_weights_scale_each_rankings_contributions() -> None:
+    """A ranking of weight 2 counts twice: its first item beats the other ranking's first."""
+    fused = reciprocal_rank_fusion([["a", "b"], ["b", "c"]], k=10, weights=[1.0, 2.0])
+    assert dict(fused) == pytest.approx({"a": 1 / 11, "b": 1 / 12 + 2 / 11, "c": 2 / 12})
+    assert [item for item, _ in fused] == ["b", "c", "a"]
+
+
+def test_fusion_fuses_by_its_method() -> None:
+    """Fusion() is weighted RRF (k 10, semantic 2); "relative" ranks by normalised scores."""
+    lexical, semantic = [("a", 10.0), ("b", 9.9), ("c", 0.0)], [("b", 0.9), ("a", 0.1), ("c", 0.0)]
+    assert [item for item, _ in Fusion("relative").fuse(lexical, semantic)] == ["b", "a", "c"]
+    assert [item for item, _ in Fusion().fuse(lexical, semantic)] == ["b", "a", "c"]
+    assert [item for item, _ in Fusion("rrf", 60, 1.0).fuse(lexical, semantic)] == ["a", "b", "c"]  # a tie

@@ -2,7 +2,7 @@
 
 Three modes: ``lexical`` (BM25 over the query's words), ``semantic`` (nearest vectors of the
 configured embedding model) and ``hybrid`` (the default): both lists, ``candidates`` long,
-fused by relative score or reciprocal rank (``services/retrieval/fusion.py``). Each hit says
+fused by weighted reciprocal rank or relative score (``services/retrieval/fusion.py``). Each hit says
 why it matched: ``words``, ``meaning`` or ``both``.
 Snippets come back as plain text plus highlight ranges (character offsets), so the client
 renders matches with ``<mark>`` elements and never has to trust markup from the server.
@@ -25,7 +25,7 @@ from productdemo.services.documents.lexical import (
     query_terms,
     snippets,
 )
-from productdemo.services.retrieval.fusion import Fusion, fuse
+from productdemo.services.retrieval.fusion import Fusion
 from productdemo.services.retrieval.semantic import SemanticSearch
 
 Mode = Literal["hybrid", "lexical", "semantic"]
@@ -81,13 +81,13 @@ class DocumentSearch:
         dialect: str,
         semantic: SemanticSearch | None = None,
         candidates: int = 50,
-        fusion: Fusion = "relative",
+        fusion: Fusion | None = None,
     ) -> None:
         self._db = db
         self._dialect = dialect
         self._semantic = semantic
         self._candidates = candidates
-        self._fusion = fusion
+        self._fusion = fusion or Fusion()
 
     @property
     def vector_store(self) -> str | None:
@@ -115,7 +115,7 @@ class DocumentSearch:
                 nearest = await self._semantic.nearest(db, owner_id, query, wanted)
             by_words, by_meaning = dict(lexical), dict(nearest)
             if mode == "hybrid":
-                ranked = fuse(self._fusion, [lexical, nearest])[:limit]
+                ranked = self._fusion.fuse(lexical, nearest)[:limit]
             else:
                 ranked = lexical if mode == "lexical" else nearest
             ids = [c for c, _ in ranked]

@@ -35,5 +35,5 @@ class Retrieval:
             vectors=vectors,
             model_id=model_id,
             candidates=settings.candidates,
-            fusion=settings.fusion,
+            fusion=Fusion(settings.fusion, settings.rrf_k, settings.semantic_weight),
         )
