@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from productdemo.services.retrieval.embedder import Vectors
 
 #: Candidates HNSW keeps while searching (recall rises with it): at least twice the limit,
-#: at most pgvector's maximum.
-EF_SEARCH, MAX_EF_SEARCH = 100, 1000
+#: at most pgvector's maximum. Measured at 10k random unit vectors (the hardest case), top 10:
+#: recall 0.31 at pgvector's default of 40, 0.58 at 100, 0.93 at 400 (6 ms), 1.00 at 1000 (9 ms).
+EF_SEARCH, MAX_EF_SEARCH = 400, 1000
 
 _INSERT = text("""
 INSERT INTO chunk_vectors (chunk_id, owner_id, model_id, dim, embedding)
