@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from productdemo.realtime.ids import process_unique
+
 
 @dataclass(frozen=True, slots=True)
 class Position:
@@ -69,7 +71,7 @@ class MemoryHistory:
     def _stream(self, name: str) -> _Stream:
         stream = self._streams.get(name)
         if stream is None:
-            stream = self._streams[name] = _Stream(epoch=new_epoch())
+            stream = self._streams[name] = _Stream(epoch=process_unique())
         return stream
 
     def append(self, name: str, build: Callable[[int], bytes]) -> tuple[int, bytes]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Iterable
 
@@ -21,6 +20,7 @@ from productdemo.errors import DomainError
 from productdemo.realtime.broker import Broker
 from productdemo.realtime.connection import Connection, Principal, Transport
 from productdemo.realtime.history import Position
+from productdemo.realtime.ids import process_unique
 from productdemo.realtime.lifecycle import ConnectionListener
 from productdemo.realtime.metrics import RealtimeMetrics
 from productdemo.realtime.protocol import (
@@ -115,7 +115,7 @@ class Hub:
     def new_connection(self, principal: Principal, transport: Transport) -> Connection:
         s = self.settings
         bucket = TokenBucket(s.rate_limit, s.rate_burst, s.rate_abuse_threshold)
-        conn_id = "c_" + secrets.token_hex(6)
+        conn_id = "c_" + process_unique()
         return Connection(
             conn_id,
             principal,

@@ -52,6 +52,8 @@ from productdemo.realtime.waiting import Flag, Inbox
 from productdemo.request_head import HeadGuard, HeadWatch, refusal
 
 logger = logging.getLogger(__name__)
+# uvicorn's protocol logs here; looked up once (getLogger takes a lock on every call).
+UVICORN_LOGGER = logging.getLogger("uvicorn.error")
 
 EXTENSION = "productdemo.transport"
 # Bytes of client input parsed per event-loop turn (about 1,400 of the smallest frames).
@@ -95,7 +97,7 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         self.config = config
         self.app = config.loaded_app
         self.loop = asyncio.get_event_loop()
-        self.logger = logging.getLogger("uvicorn.error")
+        self.logger = UVICORN_LOGGER
         self.root_path = config.root_path
         self.asgi_version = config.asgi_version
         self.app_state = app_state
