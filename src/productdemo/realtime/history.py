@@ -16,7 +16,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from productdemo.realtime.ids import process_unique
@@ -51,8 +51,10 @@ class HistoryStore(Protocol):
 class _Stream:
     epoch: str
     seq: int = 0
-    # (seq, published monotonic time, frame); seqs are contiguous from the left end.
-    frames: deque[tuple[int, float, bytes]] = field(default_factory=deque)
+    # (seq, published monotonic time, frame); seqs are contiguous from the left end. None
+    # until the first event: every signed-in user has a stream, most have no events, and an
+    # empty deque is a 600-byte block (docs/performance.md, issue 14).
+    frames: deque[tuple[int, float, bytes]] | None = None
 
 
 def new_epoch() -> str:
@@ -85,6 +87,8 @@ class MemoryHistory:
         frame = build(seq)
         if self._size:
             frames = stream.frames
+            if frames is None:
+                frames = stream.frames = deque()
             frames.append((seq, self._clock(), frame))
             if len(frames) > self._size:
                 frames.popleft()
