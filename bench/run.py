@@ -85,7 +85,8 @@ SCENARIOS: dict[str, tuple[list[str], list[str]]] = {
     # Not part of the issue's targets; each message is one HTTP POST (userId) for ours.
     "targeted1000x5": (["--scenario", "targeted", "-n", "1000", "-k", "5"], ["websockets", "productdemo"]),
 }
-DEFAULT_SCENARIOS = ["fanout1000x100", "fanout5000x20", "idle10000", "handshake5000"]
+# Issue 14's run A. The fanout* scenarios (one authenticated POST per message) stay available.
+DEFAULT_SCENARIOS = ["burst1000x100", "burst5000x20", "idle10000", "handshake5000"]
 PEERS = ("websockets", "picows", "fastapi-sansio")
 TRIGGERED_PEERS = {"websockets": "ws_websockets.py", "picows": "ws_picows.py"}
 # open<N>@<pct> offers pct % of websockets' median msg/s in this burst scenario.
