@@ -5,9 +5,15 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import uvicorn
+from uvicorn.server import ServerState
 from websockets.http11 import Request
 
 from productdemo.realtime import handshake
+from productdemo.realtime.keepalive import KeepaliveWheel
+from productdemo.realtime.peer import FrameLimits
+from productdemo.realtime.transport import DirectWebSocketProtocol
+from productdemo.request_head import HeadGuard, HeadLimits
 from tests.support import MS, LiveServer, recv_type
 
 # RFC 6455 section 1.3's example key and its accept value.
@@ -85,3 +91,38 @@ async def test_upgrade_is_not_parsed_twice(server: LiveServer, monkeypatch: pyte
     async with server.connect(cookie) as ws:
         await recv_type(ws, "hello")
         await ws.ping()
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.written = b""
+        self.closed = False
+
+    def get_extra_info(self, _name: str, default: object = None) -> object:
+        return default
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def test_a_raw_upgrade_from_another_http_protocol_gets_500_not_silence() -> None:
+    """Paired with uvicorn's own HTTP protocol (misconfigured), the upgrade is answered and closed."""
+    config = uvicorn.Config(app=lambda *_: None, log_config=None, ws_per_message_deflate=False)
+    config.load()
+    protocol = DirectWebSocketProtocol(
+        config=config,
+        server_state=ServerState(),
+        app_state={},
+        guard=HeadGuard(HeadLimits()),
+        frame_limits=FrameLimits(),
+        keepalive=KeepaliveWheel(20.0),
+    )
+    transport = _Transport()
+    protocol.connection_made(transport)
+    assert transport.written.startswith(b"HTTP/1.1 500 ") and transport.closed

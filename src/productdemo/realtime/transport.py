@@ -145,8 +145,14 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
     # -- the upgrade ------------------------------------------------------------------
 
     def connection_made(self, transport: Any) -> None:
+        # Only request_head.GuardedHttpProtocol hands the upgrade over parsed (``upgrade``);
+        # uvicorn's own HTTP protocols call this, then feed the raw request, which this class
+        # no longer parses. Misconfigured: say so and answer, rather than hang the client.
         super().connection_made(transport)
-        self._watch_handshake()
+        logger.error("DirectWebSocketProtocol needs request_head.GuardedHttpProtocol as uvicorn's http class")
+        self.handshake_complete = self.close_sent = True
+        transport.write(refusal(500, "Internal Server Error"))
+        transport.close()
 
     def _watch_handshake(self) -> None:
         address = self.client[0] if self.client else "?"
