@@ -47,6 +47,7 @@ import time
 from array import array
 
 import uvloop
+from wsclient import cpu_sched_s, rss_kib
 
 time_ns = time.time_ns
 CLK = os.sysconf("SC_CLK_TCK")
@@ -60,19 +61,12 @@ def pong(payload: bytes) -> bytes:
 
 
 def cpu_s(pid: int) -> float:
-    """CPU seconds of all of ``pid``'s threads, in nanoseconds' precision (schedstat).
+    """CPU seconds of ``pid`` (and of ``--split-pid``'s second instance), from schedstat.
 
     ``/proc/PID/stat`` counts clock ticks (10 ms here), too coarse for a burst that costs
     the server a few tens of milliseconds.
     """
-    ns = 0
-    for task in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
-                ns += int(f.read().split()[0])
-        except FileNotFoundError:  # a thread that ended meanwhile
-            continue
-    cpu = ns / 1e9
+    cpu = cpu_sched_s(pid)
     return cpu + (cpu_s(SPLIT_PID[0]) if SPLIT_PID[0] and pid != SPLIT_PID[0] else 0.0)
 
 
@@ -84,14 +78,6 @@ def cpu0_busy_s() -> float:
                 v = [int(x) for x in line.split()[1:]]
                 return (sum(v[:8]) - v[3] - v[4]) / CLK
     return 0.0
-
-
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def pct(values: list[int] | list[float], q: float) -> float | None:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from wsclient import WebSocket
+from wsclient import WebSocket, rss_kib
 
 PASSWORD = "correct horse battery"
 
@@ -42,14 +42,6 @@ def frame(opcode: int, payload: bytes = b"", fin: bool = True) -> bytes:
         else bytes((0x81, 0xFE)) + n.to_bytes(2, "big")
     )
     return head + b"\0\0\0\0" + payload
-
-
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class Server:

@@ -35,6 +35,15 @@ def cpu_sched_s(pid: int) -> float:
     return total / 1e9
 
 
+def rss_kib(pid: int) -> int:
+    """Resident memory of ``pid`` in KiB (VmRSS)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def text_frame(payload: bytes) -> bytes:
     """A masked (zero key) client text frame."""
     n = len(payload)
