@@ -45,10 +45,11 @@ class KeepaliveWheel:
 
     def cancel(self, due: Due, slot: int | None) -> None:
         members = self.slots.get(slot) if slot is not None else None
-        if members is not None:
-            members.discard(due)
-            if not members:
-                del self.slots[slot]  # type: ignore[arg-type]
+        if slot is None or members is None:
+            return
+        members.discard(due)
+        if not members:
+            del self.slots[slot]
 
     def _arm(self, loop: asyncio.AbstractEventLoop, slot: int) -> None:
         if self.timer is not None:
